@@ -1,0 +1,1 @@
+"""personas: models arrive with their issue (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""reporting: models arrive with their issue (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""sla: models arrive with their issue (see DESIGN.md)."""

@@ -1,0 +1,64 @@
+"""API plumbing shared by every app: the error shape and the organisation-scoped base view."""
+
+from __future__ import annotations
+
+from django.db import models
+from rest_framework import pagination, status
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from smarketing.accounts.authentication import api_actor
+from smarketing.accounts.models import ApiKey, Membership, Organization
+from smarketing.errors import DomainError
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Domain errors become 400/409 with ``{"detail": ..., "field": ...}``; the rest as DRF does."""
+    if isinstance(exc, DomainError):
+        body = {"detail": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, NotAuthenticated) and response is not None:
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+    return response
+
+
+class OrgScopedMixin:
+    """For API views: ``self.org`` and ``self.actor`` from the credential; querysets via ``for_org``.
+
+    Subclasses set ``queryset`` (a model with ``OrgQuerySet``) and may override
+    ``get_org_queryset(org)`` to read through a selector; either way every object comes from
+    the caller's organisation, so another organisation's id is a 404.
+    """
+
+    @property
+    def actor(self) -> Membership | ApiKey:
+        return api_actor(self.request)
+
+    @property
+    def org(self) -> Organization:
+        return self.actor.organization
+
+    def get_queryset(self) -> models.QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no org
+            return self.queryset.none()
+        return self.get_org_queryset(self.org)
+
+    def get_org_queryset(self, org: Organization) -> models.QuerySet:
+        """Override to read through a selector; the default scopes ``queryset`` to ``org``."""
+        return self.queryset.for_org(org)
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Stable pages that never count the table; the view names its ``ordering`` (default ``-id``)."""
+
+    ordering = "-id"
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
+        ordering = getattr(view, "ordering", None) or self.ordering
+        return (ordering,) if isinstance(ordering, str) else tuple(ordering)

@@ -1,0 +1,31 @@
+"""Project-level pages: the landing page and the home overview."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from leads import selectors as lead_selectors
+from reporting.charts import BarChart
+from smarketing.accounts import selectors as account_selectors
+from smarketing.accounts.tenancy import org_required
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    return render(request, "landing.html")
+
+
+@org_required
+def home(request: HttpRequest) -> HttpResponse:
+    stages = lead_selectors.lead_stage_counts(org=request.org)
+    context = {
+        "stage_chart": BarChart.build(
+            "Leads by lifecycle stage", [(s["label"], s["count"], f"stage-{s['stage']}") for s in stages]
+        ),
+        "lead_total": sum(s["count"] for s in stages),
+        "recent_leads": lead_selectors.lead_recent_list(org=request.org),
+        "member_count": account_selectors.membership_list(org=request.org).count(),
+    }
+    return render(request, "home.html", context)
