@@ -98,6 +98,14 @@ def organization_signup(
 # --- Members --------------------------------------------------------------------------
 
 
+def _lock_membership(membership: Membership) -> Membership:
+    """Lock the organisation, then the membership: changes that could leave an organisation
+    without an admin are serialised per organisation (two admins demoting each other at
+    once would otherwise both see "another admin exists")."""
+    Organization.objects.select_for_update().filter(pk=membership.organization_id).first()
+    return Membership.objects.select_for_update().select_related("organization").get(pk=membership.pk)
+
+
 def _other_admins_exist(membership: Membership) -> bool:
     return (
         Membership.objects.for_org(membership.organization)
@@ -119,7 +127,7 @@ def _side_validate(role: str, side: str) -> str:
 
 @transaction.atomic
 def membership_update(*, membership: Membership, role: str, side: str = "") -> Membership:
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _lock_membership(membership)
     side = _side_validate(role, side)
     demoting_admin = membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN
     if demoting_admin and not _other_admins_exist(membership):
@@ -133,7 +141,7 @@ def membership_update(*, membership: Membership, role: str, side: str = "") -> M
 def membership_remove(*, membership: Membership, now: datetime | None = None) -> Membership:
     """Remove a member: they lose access at once (sessions and API tokens), history keeps them."""
     now = now or timezone.now()
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _lock_membership(membership)
     if membership.removed_at is not None:
         raise Conflict("This member has already been removed.")
     if membership.role == Membership.Role.ADMIN and not _other_admins_exist(membership):
