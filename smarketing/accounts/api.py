@@ -154,26 +154,25 @@ class MemberList(OrgScopedMixin, generics.ListAPIView):
         return selectors.membership_list(org=org)
 
 
-class MemberDetail(OrgScopedMixin, generics.RetrieveAPIView):
+class MemberDetail(OrgScopedMixin, generics.RetrieveUpdateDestroyAPIView):
+    """Read a member; an admin changes their role (PATCH) or removes them (DELETE)."""
+
     permissions = {"GET": "members.view", "*": "members.manage"}
     serializer_class = MembershipSerializer
     queryset = Membership.objects.select_related("user").filter(removed_at=None)
     lookup_url_kwarg = "membership_id"
+    http_method_names = ["get", "patch", "delete", "head", "options"]
 
-    def patch(self, request: Request, membership_id: int) -> Response:
-        member = self.get_object()
-        data = MembershipSerializer(member, data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        member = services.membership_update(
+    def perform_update(self, serializer: MembershipSerializer) -> None:
+        member = serializer.instance
+        serializer.instance = services.membership_update(
             membership=member,
-            role=data.validated_data.get("role", member.role),
-            side=data.validated_data.get("side", member.side),
+            role=serializer.validated_data.get("role", member.role),
+            side=serializer.validated_data.get("side", member.side),
         )
-        return Response(MembershipSerializer(member).data)
 
-    def delete(self, request: Request, membership_id: int) -> Response:
-        services.membership_remove(membership=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def perform_destroy(self, instance: Membership) -> None:
+        services.membership_remove(membership=instance)
 
 
 class InvitationList(OrgScopedMixin, generics.ListCreateAPIView):
@@ -189,15 +188,16 @@ class InvitationList(OrgScopedMixin, generics.ListCreateAPIView):
         serializer.instance = services.invitation_create(invited_by=self.actor, **serializer.validated_data)
 
 
-class InvitationDetail(OrgScopedMixin, generics.RetrieveAPIView):
+class InvitationDetail(OrgScopedMixin, generics.RetrieveDestroyAPIView):
+    """Read an invitation; DELETE revokes it (the row stays, as history)."""
+
     permission = "members.manage"
     serializer_class = InvitationSerializer
     queryset = Invitation.objects.all()
     lookup_url_kwarg = "invitation_id"
 
-    def delete(self, request: Request, invitation_id: int) -> Response:
-        services.invitation_revoke(invitation=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def perform_destroy(self, instance: Invitation) -> None:
+        services.invitation_revoke(invitation=instance)
 
 
 class ApiKeyList(OrgScopedMixin, generics.ListCreateAPIView):
@@ -219,12 +219,13 @@ class ApiKeyList(OrgScopedMixin, generics.ListCreateAPIView):
         serializer.instance = api_key
 
 
-class ApiKeyDetail(OrgScopedMixin, generics.RetrieveAPIView):
+class ApiKeyDetail(OrgScopedMixin, generics.RetrieveDestroyAPIView):
+    """Read an API key's metadata; DELETE revokes it (clients using it get 401 from then on)."""
+
     permission = "api_keys.manage"
     serializer_class = ApiKeySerializer
     queryset = ApiKey.objects.all()
     lookup_url_kwarg = "apikey_id"
 
-    def delete(self, request: Request, apikey_id: int) -> Response:
-        services.api_key_revoke(api_key=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def perform_destroy(self, instance: ApiKey) -> None:
+        services.api_key_revoke(api_key=instance)

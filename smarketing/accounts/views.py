@@ -25,7 +25,7 @@ from smarketing.accounts.forms import (
 from smarketing.accounts.models import ApiKey, Invitation, Membership
 from smarketing.accounts.tenancy import active_memberships, get_for_org, org_required, select_organization
 from smarketing.errors import DomainError
-from smarketing.forms import call_service
+from smarketing.forms import call_action, call_service
 
 
 class SmarketingLoginView(LoginView):
@@ -130,12 +130,9 @@ def member_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
 @require_POST
 def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     member = get_for_org(Membership.objects.select_related("user"), org=request.org, pk=membership_id)
-    try:
-        services.membership_remove(membership=member)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{member.user} was removed from {request.org.name}.")
+    call_action(
+        request, services.membership_remove, membership=member, success=f"{member.user} was removed from {request.org}."
+    )
     if member.pk == request.membership.pk:
         return redirect("home")
     return redirect("accounts:members")
@@ -145,12 +142,8 @@ def member_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @require_POST
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     invitation = get_for_org(Invitation.objects.all(), org=request.org, pk=invitation_id)
-    try:
-        services.invitation_revoke(invitation=invitation)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"The invitation for {invitation.email} was revoked.")
+    success = f"The invitation for {invitation.email} was revoked."
+    call_action(request, services.invitation_revoke, invitation=invitation, success=success)
     return redirect("accounts:members")
 
 
@@ -211,10 +204,6 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_key_revoke(request: HttpRequest, apikey_id: int) -> HttpResponse:
     api_key = get_for_org(ApiKey.objects.all(), org=request.org, pk=apikey_id)
-    try:
-        services.api_key_revoke(api_key=api_key)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"API key “{api_key.name}” revoked; clients using it now get 401.")
+    success = f"API key “{api_key.name}” revoked; clients using it now get 401."
+    call_action(request, services.api_key_revoke, api_key=api_key, success=success)
     return redirect("accounts:api_keys")
