@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.core.validators import validate_email
 from rest_framework.test import APIClient
 
 from leads.models import Lead
@@ -34,6 +35,8 @@ def test_seed_demo_builds_every_role_once(client):
     assert roles == set(Membership.Role.values)
     assert Lead.objects.for_org(org).count() == 300
     assert len(set(Lead.objects.values_list("lifecycle_stage", flat=True))) == len(Lead.Stage)
+    for email in Lead.objects.values_list("email", flat=True):
+        validate_email(email)
     for email in ["admin@demo.test", "manager@demo.test", "marketer@demo.test", "rep@demo.test", "rep2@demo.test"]:
         assert client.login(username=email, password=DEMO_PASSWORD)
     assert client.login(username="partner@demo.test", password=DEMO_PASSWORD)
