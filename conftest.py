@@ -103,3 +103,12 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(no_worker)
         if "postgres" in item.keywords and not settings.USING_POSTGRES:
             item.add_marker(no_postgres)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache: each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -160,3 +160,15 @@ def test_schema_and_docs_are_served_without_cdn(client):
     assert schema.status_code == 200 and b"/api/v1/auth/token" in schema.content
     docs = client.get("/api/docs/").content.decode()
     assert "cdn" not in docs.lower() and "/static/drf_spectacular_sidecar/" in docs
+
+
+def test_password_guessing_is_throttled(rep, settings):
+    client = APIClient()
+    codes = [
+        client.post(
+            "/api/v1/auth/token", {"email": "rep@acme.test", "password": f"guess{i}"}, format="json"
+        ).status_code
+        for i in range(11)
+    ]
+    assert codes[:10] == [400] * 10
+    assert codes[10] == 429
