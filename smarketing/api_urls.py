@@ -3,6 +3,7 @@
 from django.urls import path
 
 from smarketing.accounts import api as accounts_api
+from smarketing.notifications import api as notifications_api
 
 app_name = "api"
 
@@ -17,4 +18,10 @@ urlpatterns = [
     path("invitations/<int:invitation_id>", accounts_api.InvitationDetail.as_view(), name="invitation-detail"),
     path("api-keys", accounts_api.ApiKeyList.as_view(), name="apikey-list"),
     path("api-keys/<int:apikey_id>", accounts_api.ApiKeyDetail.as_view(), name="apikey-detail"),
+    path("notifications", notifications_api.NotificationList.as_view(), name="notification-list"),
+    path(
+        "notifications/<int:notification_id>/read",
+        notifications_api.NotificationRead.as_view(),
+        name="notification-read",
+    ),
 ]

@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("home/", views.home, name="home"),
     path("", include("smarketing.accounts.urls")),
+    path("", include("personas.urls")),
+    path("", include("smarketing.notifications.urls")),
     path("api/v1/", include("smarketing.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from leads.models import Lead
 from smarketing.accounts.models import Invitation, Membership, Organization, User
+from smarketing.notifications.models import Notification
 
 PASSWORD = "correct-horse-battery"
 
@@ -66,3 +67,46 @@ class LeadFactory(factory.django.DjangoModelFactory):
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     company_name = factory.Faker("company")
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    recipient = factory.SubFactory(MembershipFactory)
+    organization = factory.SelfAttribute("recipient.organization")
+    kind = "content_request.delivered"
+    title = factory.Sequence(lambda n: f"Content request {n} delivered")
+
+
+class PersonaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "personas.Persona"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Persona {n}")
+    industries = factory.Sequence(lambda n: [f"Industry {n}"])
+
+
+class ContentAssetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "personas.ContentAsset"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    title = factory.Sequence(lambda n: f"Asset {n}")
+    asset_type = "ebook"
+    buyer_stage = "awareness"
+    url = factory.Sequence(lambda n: f"https://content.example/{n}")
+
+
+class ContentRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "personas.ContentRequest"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    requested_by = factory.SubFactory(
+        MembershipFactory, organization=factory.SelfAttribute("..organization"), role="sales_rep"
+    )
+    question = "How do you compare with the incumbent?"
+    buyer_stage = "consideration"
+    due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))

@@ -3,8 +3,10 @@
 The walk reads the URL configuration itself, so a new page or endpoint is covered the day it
 is added. Id kwargs are named ``<model_name>_id`` (``membership_id``, ``apikey_id`` …); a
 kwarg this test does not know fails the test until it is added to ``REFERENCES`` below.
-Each pattern is also requested by a member of the owning organisation, to prove the ids are
-real (a walk with wrong ids would pass vacuously).
+The walk is done with every role of the other organisation: a role the policy refuses gets
+403 whatever the id (that reveals nothing), and at least one role must reach the lookup and
+get 404. The same role in the owning organisation must then not get 404, which proves the
+ids are real (a walk with wrong ids would pass vacuously).
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from personas.glossary import default_terms
+from personas.services import DefinitionsInput, definitions_propose
 from smarketing.accounts import services
 from smarketing.accounts.models import Membership
-from tests.factories import InvitationFactory, LeadFactory, MembershipFactory
+from tests.factories import (
+    ContentAssetFactory,
+    ContentRequestFactory,
+    InvitationFactory,
+    LeadFactory,
+    MembershipFactory,
+    NotificationFactory,
+    PersonaFactory,
+)
 
 # Namespaces outside the tenant model, with the reason.
 EXCLUDED_NAMESPACES = {
@@ -60,18 +73,59 @@ def routes_with_references() -> list[Route]:
     return routes
 
 
+ROLES = [
+    ("admin", ""),
+    ("manager", "marketing"),
+    ("manager", "sales"),
+    ("marketer", "marketing"),
+    ("sales_rep", "sales"),
+    ("partner", ""),
+]
+
+
+def members_by_role(org) -> list[Membership]:
+    return [MembershipFactory(organization=org, role=role, side=side) for role, side in ROLES]
+
+
 @pytest.fixture
-def world(org, admin):
+def owners(org, admin):
+    return [admin, *members_by_role(org)[1:]]
+
+
+@pytest.fixture
+def outsiders(other_org):
+    return members_by_role(other_org)
+
+
+@pytest.fixture
+def world(org, owners):
     """One row of every tenant model in ``org``, keyed by the URL kwarg that refers to it."""
+    admin, marketing_manager = owners[0], owners[1]
     member = MembershipFactory(organization=org, role=Membership.Role.SALES_REP)
     invitation = InvitationFactory(organization=org, invited_by=admin)
     api_key, _ = services.api_key_create(organization=org, name="Site")
     lead = LeadFactory(organization=org)
+    persona = PersonaFactory(organization=org)
+    version = definitions_propose(
+        proposer=marketing_manager,
+        data=DefinitionsInput(terms=default_terms(), mql_threshold=60, sql_criteria="Need confirmed."),
+    )
+    asset = ContentAssetFactory(
+        organization=org, file=ContentFile(b"%PDF-1.4 guide", name="guide.pdf"), file_name="guide.pdf"
+    )
+    content_request = ContentRequestFactory(organization=org, requested_by=owners[4])
+    # Each owner has a notification: a notification is only ever its recipient's.
+    notifications = {m.pk: NotificationFactory(recipient=m).pk for m in owners}
     return {
         "membership_id": member.pk,
         "invitation_id": invitation.pk,
         "apikey_id": api_key.pk,
         "lead_id": lead.pk,
+        "persona_id": persona.pk,
+        "definitionversion_id": version.pk,
+        "contentasset_id": asset.pk,
+        "contentrequest_id": content_request.pk,
+        "notification_id": notifications,
         "organization_slug": org.slug,
     }
 
@@ -87,22 +141,33 @@ def test_walk_finds_the_id_routes():
     assert {"accounts:member_edit", "api:member-detail", "api:apikey-detail"} <= names
 
 
+def _url(route: Route, world: dict, owner: Membership) -> str:
+    kwargs = {}
+    for k in route.kwargs:
+        value = world[k]
+        kwargs[k] = value[owner.pk] if isinstance(value, dict) else value
+    return reverse(route.name, kwargs=kwargs)
+
+
 @pytest.mark.parametrize("route", routes_with_references(), ids=str)
-def test_other_organisations_ids_are_404(route, world, outsider, admin, login, api):
+def test_other_organisations_ids_are_404(route, world, owners, outsiders, client, login, api):
     unknown = [k for k in route.kwargs if k not in world and k not in NOT_TENANT_REFERENCES]
     assert not unknown, (
         f"{route.name} takes {unknown}: name id kwargs <model_name>_id and add the model to the walk's world"
     )
-    url = reverse(route.name, kwargs={k: world[k] for k in route.kwargs})
     make_client = _clients(route, login, api)
+    reached = None
+    for owner, outsider in zip(owners, outsiders, strict=True):
+        url = _url(route, world, owner)
+        outsider_client = make_client(outsider)
+        statuses = {method: getattr(outsider_client, method)(url).status_code for method in METHODS}
+        assert set(statuses.values()) <= {403, 404, 405}, f"{url} as another organisation's {outsider.role}: {statuses}"
+        found_404 = [m for m, s in statuses.items() if s == 404]
+        if found_404 and reached is None:
+            reached = (owner, url, "get" if "get" in found_404 else found_404[0])
+        client.logout()
+    assert reached, f"{route.name}: no role of another organisation reached the lookup (never 404)"
 
-    outsider_client = make_client(outsider)
-    statuses = {method: getattr(outsider_client, method)(url).status_code for method in METHODS}
-    assert set(statuses.values()) <= {404, 405}, f"{url} as another organisation: {statuses}"
-    found_404 = [m for m, s in statuses.items() if s == 404]
-    assert found_404, f"{url}: no method answered 404 ({statuses})"
-
-    # The same URL for the owning organisation reaches the object (safe method first).
-    owner_client = make_client(admin)
-    method = "get" if "get" in found_404 else found_404[0]
-    assert getattr(owner_client, method)(url).status_code != 404, f"{url} is 404 for its own organisation too"
+    # The same role of the owning organisation reaches the object (safe method first).
+    owner, url, method = reached
+    assert getattr(make_client(owner), method)(url).status_code != 404, f"{url} is 404 for its own {owner.role}"

@@ -38,7 +38,7 @@ class OrganizationForm(forms.ModelForm):
 
     class Meta:
         model = Organization
-        fields = ["name", "time_zone"]
+        fields = ["name", "time_zone", "content_request_turnaround_days"]
 
 
 class InvitationForm(forms.Form):

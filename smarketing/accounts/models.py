@@ -69,6 +69,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=50, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC")
+    content_request_turnaround_days = models.PositiveSmallIntegerField(
+        default=10, help_text="Business days marketing has to deliver a content request."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

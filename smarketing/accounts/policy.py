@@ -6,19 +6,44 @@ API key (a machine acting for one). Issues that add features add their actions h
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from smarketing.accounts.models import ApiKey, Membership
 
 Role = Membership.Role
+Side = Membership.Side
 EVERYONE = frozenset(Role)
 STAFF = EVERYONE - {Role.PARTNER}  # partners see only their own partner's records
+MARKETING_EDITORS = frozenset({Role.ADMIN, Role.MANAGER, Role.MARKETER})
 
-ROLE_RULES: dict[str, frozenset[str]] = {
+
+def _manager_with_side(m: Membership) -> bool:
+    """Sign-offs are by a manager speaking for one side of the revenue team."""
+    return m.role == Role.MANAGER and m.side in Side.values
+
+
+def _marketing_side(m: Membership) -> bool:
+    return m.role in (Role.ADMIN, Role.MARKETER) or (m.role == Role.MANAGER and m.side == Side.MARKETING)
+
+
+# An action is allowed for a set of roles, or by a rule on the membership.
+ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "organization.view": EVERYONE,
     "organization.manage": frozenset({Role.ADMIN}),
     "members.view": STAFF,
     "members.manage": frozenset({Role.ADMIN}),
     "api_keys.manage": frozenset({Role.ADMIN}),
     "leads.view": EVERYONE,
+    "personas.view": EVERYONE,
+    "personas.edit": MARKETING_EDITORS,
+    "definitions.view": EVERYONE,
+    "definitions.propose": frozenset({Role.MANAGER}),
+    "definitions.sign": _manager_with_side,
+    "content.view": STAFF,
+    "content.edit": MARKETING_EDITORS,
+    "content_requests.view": STAFF,
+    "content_requests.create": frozenset({Role.ADMIN, Role.MANAGER, Role.SALES_REP}),
+    "content_requests.triage": _marketing_side,
 }
 
 # Machine clients act for the organisation but never administer it.
@@ -31,7 +56,8 @@ def can(actor: Membership | ApiKey | None, action: str) -> bool:
     if isinstance(actor, ApiKey):
         return action in API_KEY_ACTIONS
     if isinstance(actor, Membership) and actor.is_active:
-        return actor.role in ROLE_RULES[action]
+        rule = ROLE_RULES[action]
+        return rule(actor) if callable(rule) else actor.role in rule
     return False
 
 

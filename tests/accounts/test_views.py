@@ -64,7 +64,8 @@ def test_home_shows_stage_chart_and_newest_leads(login, marketer, django_assert_
     LeadFactory.create_batch(3, organization=marketer.organization, lifecycle_stage="mql")
     LeadFactory(organization=marketer.organization, lifecycle_stage="customer", email="won@client.test")
     client = login(marketer)
-    with django_assert_max_num_queries(8):
+    # session, user, membership, stage counts, recent leads, member count, unread bell, stage wording
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("home"))
     body = response.content.decode()
     assert 'data-testid="bar-chart"' in body
@@ -224,9 +225,13 @@ def test_api_key_is_shown_once_and_can_be_revoked(login, admin):
 
 
 def test_organisation_settings_update(login, admin):
-    login(admin).post(reverse("accounts:organization_settings"), {"name": "Acme Ltd", "time_zone": "Europe/Paris"})
+    login(admin).post(
+        reverse("accounts:organization_settings"),
+        {"name": "Acme Ltd", "time_zone": "Europe/Paris", "content_request_turnaround_days": 5},
+    )
     admin.organization.refresh_from_db()
     assert (admin.organization.name, admin.organization.time_zone) == ("Acme Ltd", "Europe/Paris")
+    assert admin.organization.content_request_turnaround_days == 5
 
 
 def test_unknown_page_has_a_friendly_404(login, rep, settings):

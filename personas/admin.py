@@ -1,0 +1,60 @@
+from django.contrib import admin
+
+from personas.models import (
+    ContentAsset,
+    ContentRequest,
+    DefinitionSignoff,
+    DefinitionTerm,
+    DefinitionVersion,
+    Persona,
+    PersonaMessage,
+)
+
+
+class PersonaMessageInline(admin.TabularInline):
+    model = PersonaMessage
+    extra = 0
+    exclude = ["organization"]
+
+
+@admin.register(Persona)
+class PersonaAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "company_size_min", "company_size_max", "archived_at"]
+    list_filter = ["organization"]
+    search_fields = ["name"]
+    inlines = [PersonaMessageInline]
+
+
+class DefinitionTermInline(admin.TabularInline):
+    model = DefinitionTerm
+    extra = 0
+    exclude = ["organization"]
+
+
+class DefinitionSignoffInline(admin.TabularInline):
+    model = DefinitionSignoff
+    extra = 0
+    exclude = ["organization"]
+    raw_id_fields = ["membership"]
+
+
+@admin.register(DefinitionVersion)
+class DefinitionVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "organization", "status", "mql_threshold", "proposed_at", "activated_at"]
+    list_filter = ["status"]
+    inlines = [DefinitionTermInline, DefinitionSignoffInline]
+
+
+@admin.register(ContentAsset)
+class ContentAssetAdmin(admin.ModelAdmin):
+    list_display = ["title", "asset_type", "buyer_stage", "organization", "created_at"]
+    list_filter = ["asset_type", "buyer_stage"]
+    search_fields = ["title"]
+    filter_horizontal = ["personas"]
+
+
+@admin.register(ContentRequest)
+class ContentRequestAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "urgency", "organization", "created_at", "due_at"]
+    list_filter = ["status", "urgency"]
+    raw_id_fields = ["requested_by", "assignee", "lead", "persona", "delivered_asset"]
