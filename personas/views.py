@@ -330,10 +330,8 @@ def content_request_create(request: HttpRequest) -> HttpResponse:
             urgency=data["urgency"],
         )
         if created is not None:
-            messages.success(
-                request,
-                f"Request filed; marketing's turnaround is {request.org.content_request_turnaround_days} business days.",
-            )
+            days = request.org.content_request_turnaround_days
+            messages.success(request, f"Request filed; marketing's turnaround is {days} business days.")
             return redirect("personas:content_request_detail", created.pk)
     return render(request, "personas/content_request_form.html", {"form": form})
 
