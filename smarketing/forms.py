@@ -14,7 +14,7 @@ from smarketing.errors import DomainError
 T = TypeVar("T")
 
 
-def call_service(form: forms.Form, service: Callable[..., T], **kwargs: Any) -> T | None:
+def call_service(form: forms.Form, service: Callable[..., T], /, **kwargs: Any) -> T | None:
     """Run a service for a valid form; a domain error becomes an error on the form's field."""
     try:
         return service(**kwargs)
@@ -24,7 +24,7 @@ def call_service(form: forms.Form, service: Callable[..., T], **kwargs: Any) -> 
         return None
 
 
-def call_action(request: HttpRequest, service: Callable[..., T], *, success: str, **kwargs: Any) -> T | None:
+def call_action(request: HttpRequest, service: Callable[..., T], /, *, success: str, **kwargs: Any) -> T | None:
     """Run a service for a button (POST without a form); report the outcome as a message."""
     try:
         result = service(**kwargs)
