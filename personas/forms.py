@@ -138,7 +138,7 @@ class AssetForm(forms.Form):
     url = forms.URLField(max_length=500, required=False, label="Link", assume_scheme="https")
     file = forms.FileField(required=False, help_text="Or upload: PDF, image, video, Office document or text.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), required=False)
+    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), required=False, empty_label="No campaign")
 
     def __init__(self, *args, org: Organization, asset: ContentAsset | None = None, **kwargs) -> None:
         if asset is not None and "initial" not in kwargs:
@@ -184,7 +184,7 @@ class ContentRequestForm(forms.Form):
     question = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), help_text="What prospects keep asking or objecting, in their words."
     )
-    persona = forms.ModelChoiceField(queryset=Persona.objects.none(), required=False)
+    persona = forms.ModelChoiceField(queryset=Persona.objects.none(), required=False, empty_label="Any persona")
     buyer_stage = forms.ChoiceField(choices=BuyerStage.choices)
     urgency = forms.ChoiceField(choices=ContentRequest.Urgency.choices, initial=ContentRequest.Urgency.NORMAL)
     lead_email = forms.EmailField(required=False, label="Lead (email, optional)")

@@ -165,7 +165,8 @@ class DefinitionSignoff(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     version = models.ForeignKey(DefinitionVersion, on_delete=models.CASCADE, related_name="signoffs")
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="+")
+    # RESTRICT: a member who signed can't be deleted alone, but the organisation's cascade may.
+    membership = models.ForeignKey(Membership, on_delete=models.RESTRICT, related_name="+")
     side = models.CharField(max_length=20, choices=Membership.Side.choices)
     signed_at = models.DateTimeField(default=timezone.now)
 
@@ -248,7 +249,7 @@ class ContentRequest(models.Model):
     }
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="content_requests")
-    requested_by = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="content_requests")
+    requested_by = models.ForeignKey(Membership, on_delete=models.RESTRICT, related_name="content_requests")
     question = models.TextField(help_text="The question or objection prospects keep raising.")
     persona = models.ForeignKey(Persona, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     buyer_stage = models.CharField(max_length=20, choices=BuyerStage.choices)

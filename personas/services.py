@@ -143,9 +143,14 @@ def _persona_messages_save(persona: Persona, messaging: Mapping[str, tuple[str, 
 
 
 @transaction.atomic
-def persona_create(*, org: Organization, data: PersonaInput, actor: Membership | None = None) -> Persona:
+def persona_create(
+    *, org: Organization, data: PersonaInput, actor: Membership | None = None, now: datetime | None = None
+) -> Persona:
     data = _persona_validate(org, data, None)
-    persona = Persona.objects.create(organization=org, created_by=actor, **_persona_fields(data))
+    now = now or timezone.now()
+    persona = Persona.objects.create(
+        organization=org, created_by=actor, created_at=now, updated_at=now, **_persona_fields(data)
+    )
     _persona_messages_save(persona, data.messaging)
     return persona
 
@@ -309,12 +314,17 @@ def _asset_validate(org: Organization, data: AssetInput, asset: ContentAsset | N
 
 @transaction.atomic
 def asset_save(
-    *, org: Organization, data: AssetInput, owner: Membership | None = None, asset: ContentAsset | None = None
+    *,
+    org: Organization,
+    data: AssetInput,
+    owner: Membership | None = None,
+    asset: ContentAsset | None = None,
+    now: datetime | None = None,
 ) -> ContentAsset:
     """Create (``asset`` None) or update a content asset; an uploaded file is checked first."""
     _asset_validate(org, data, asset)
     file_name = validate_upload(data.file) if data.file is not None else None
-    asset = asset or ContentAsset(organization=org, owner=owner)
+    asset = asset or ContentAsset(organization=org, owner=owner, created_at=now or timezone.now())
     asset.title = data.title.strip()
     asset.asset_type = data.asset_type
     asset.buyer_stage = data.buyer_stage
@@ -389,10 +399,12 @@ def content_request_transition(
     asset: ContentAsset | None = None,
     reason: str = "",
     now: datetime | None = None,
+    email: bool = True,
 ) -> ContentRequest:
     """Move a request along new → accepted → in progress → delivered, or to declined.
 
-    Delivering links an asset and notifies the requester; declining needs a reason.
+    Delivering links an asset and notifies the requester (in the app, and by email unless
+    ``email`` is off, e.g. when back-filling history); declining needs a reason.
     """
     from smarketing.notifications.services import notify
 
@@ -424,5 +436,13 @@ def content_request_transition(
             title, body = f"Your content request was delivered: {asset.title}", f"For: {request.question}"
         else:
             title, body = "Your content request was declined", f"{request.question}\n\nWhy: {request.decline_reason}"
-        notify(recipient=request.requested_by, kind=f"content_request.{to}", title=title, body=body, url=url)
+        notify(
+            recipient=request.requested_by,
+            kind=f"content_request.{to}",
+            title=title,
+            body=body,
+            url=url,
+            email=email,
+            now=now,
+        )
     return request

@@ -20,7 +20,14 @@ from smarketing.notifications.models import Notification
 
 @transaction.atomic
 def notify(
-    *, recipient: Membership, kind: str, title: str, body: str = "", url: str = "", email: bool = True
+    *,
+    recipient: Membership,
+    kind: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    email: bool = True,
+    now: datetime | None = None,
 ) -> Notification | None:
     """Notify ``recipient`` in the app and, after commit, by email. A removed member gets nothing (None)."""
     from smarketing.notifications.tasks import send_notification_email
@@ -38,6 +45,7 @@ def notify(
         title=" ".join(title.split())[:200],
         body=body,
         url=url,
+        created_at=now or timezone.now(),
     )
     if email:
         send_notification_email.delay_on_commit(notification.pk)

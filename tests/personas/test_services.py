@@ -302,3 +302,11 @@ def test_add_business_days_across_weekend_and_dst():
     assert add_business_days(start, 1, time_zone="Europe/London") == datetime(2026, 10, 26, 9, 30, tzinfo=london)
     saturday = datetime(2026, 10, 24, 15, 0, tzinfo=london)
     assert add_business_days(saturday, 1, time_zone="Europe/London") == datetime(2026, 10, 27, 0, 0, tzinfo=london)
+
+
+def test_organisation_with_signoffs_and_requests_can_be_deleted(org, mkt_manager, sales_manager, rep):
+    version = propose(mkt_manager)
+    services.definitions_sign(version=version, signer=mkt_manager)
+    services.content_request_create(requester=rep, question="Q?", buyer_stage="awareness")
+    org.delete()
+    assert not DefinitionVersion.objects.exists() and not ContentRequest.objects.exists()
