@@ -169,10 +169,10 @@ def persona_update(*, persona: Persona, data: PersonaInput) -> Persona:
 
 def persona_archive(*, persona: Persona, now: datetime | None = None) -> Persona:
     """Archive: no longer matched to new leads; leads and content keep pointing at it."""
-    if persona.archived_at is not None:
+    now = now or timezone.now()
+    if not Persona.objects.filter(pk=persona.pk, archived_at=None).update(archived_at=now):
         raise Conflict(f"“{persona.name}” is already archived.")
-    persona.archived_at = now or timezone.now()
-    persona.save(update_fields=["archived_at"])
+    persona.archived_at = now
     return persona
 
 

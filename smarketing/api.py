@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from rest_framework import pagination, status
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -14,16 +14,37 @@ from smarketing.errors import DomainError
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Domain errors become 400/409 with ``{"detail": ..., "field": ...}``; the rest as DRF does."""
+    """Every error has one shape: ``{"detail": "...", "field": "..."}``.
+
+    ``field`` names the input at fault when there is one. Serializer validation, which may
+    find several faults at once, also lists them all under ``errors`` ({field: [messages]}).
+    """
     if isinstance(exc, DomainError):
         body = {"detail": exc.message}
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=exc.status_code)
+    if isinstance(exc, ValidationError):
+        return Response(_validation_body(exc.detail), status=exc.status_code)
     response = drf_exception_handler(exc, context)
     if isinstance(exc, NotAuthenticated) and response is not None:
         response.status_code = status.HTTP_401_UNAUTHORIZED
     return response
+
+
+def _validation_body(detail) -> dict:
+    if isinstance(detail, dict):
+        errors = {
+            field: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for field, msgs in detail.items()
+        }
+        field, messages = next(iter(errors.items()))
+        first = messages[0] if messages else "Invalid input."
+        body = {"detail": first if field == "non_field_errors" else f"{field}: {first}", "errors": errors}
+        if field != "non_field_errors":
+            body["field"] = field
+        return body
+    messages = [str(m) for m in (detail if isinstance(detail, list) else [detail])]
+    return {"detail": " ".join(messages) or "Invalid input."}
 
 
 class OrgScopedMixin:

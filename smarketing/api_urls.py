@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from personas import api as personas_api
 from smarketing.accounts import api as accounts_api
 from smarketing.notifications import api as notifications_api
 
@@ -23,5 +24,48 @@ urlpatterns = [
         "notifications/<int:notification_id>/read",
         notifications_api.NotificationRead.as_view(),
         name="notification-read",
+    ),
+    path("personas", personas_api.PersonaList.as_view(), name="persona-list"),
+    path("personas/match", personas_api.PersonaMatch.as_view(), name="persona-match"),
+    path("personas/<int:persona_id>", personas_api.PersonaDetail.as_view(), name="persona-detail"),
+    path("definitions", personas_api.DefinitionList.as_view(), name="definition-list"),
+    path("definitions/active", personas_api.DefinitionActive.as_view(), name="definition-active"),
+    path("definitions/<int:definitionversion_id>", personas_api.DefinitionDetail.as_view(), name="definition-detail"),
+    path("definitions/<int:definitionversion_id>/sign", personas_api.DefinitionSign.as_view(), name="definition-sign"),
+    path(
+        "definitions/<int:definitionversion_id>/withdraw",
+        personas_api.DefinitionWithdraw.as_view(),
+        name="definition-withdraw",
+    ),
+    path("definitions/<int:definitionversion_id>/diff", personas_api.DefinitionDiff.as_view(), name="definition-diff"),
+    path("content", personas_api.ContentList.as_view(), name="content-list"),
+    path("content/<int:contentasset_id>", personas_api.ContentDetail.as_view(), name="content-detail"),
+    path("content/<int:contentasset_id>/file", personas_api.ContentFile.as_view(), name="content-file"),
+    path("content-requests", personas_api.ContentRequestList.as_view(), name="content-request-list"),
+    path("content-requests/stats", personas_api.ContentRequestStats.as_view(), name="content-request-stats"),
+    path(
+        "content-requests/<int:contentrequest_id>",
+        personas_api.ContentRequestDetail.as_view(),
+        name="content-request-detail",
+    ),
+    path(
+        "content-requests/<int:contentrequest_id>/accept",
+        personas_api.ContentRequestAccept.as_view(),
+        name="content-request-accept",
+    ),
+    path(
+        "content-requests/<int:contentrequest_id>/start",
+        personas_api.ContentRequestStart.as_view(),
+        name="content-request-start",
+    ),
+    path(
+        "content-requests/<int:contentrequest_id>/deliver",
+        personas_api.ContentRequestDeliver.as_view(),
+        name="content-request-deliver",
+    ),
+    path(
+        "content-requests/<int:contentrequest_id>/decline",
+        personas_api.ContentRequestDecline.as_view(),
+        name="content-request-decline",
     ),
 ]

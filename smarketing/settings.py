@@ -183,6 +183,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One named enum per vocabulary, however many fields use it.
+    "ENUM_NAME_OVERRIDES": {
+        "SeniorityEnum": "personas.models.Seniority",
+        "ChannelEnum": "leads.models.Channel",
+        "BuyerStageEnum": "leads.models.BuyerStage",
+        "RoleEnum": "smarketing.accounts.models.Membership.Role",
+        "SideEnum": "smarketing.accounts.models.Membership.Side",
+    },
 }
 
 REDIS_URL = env.str("REDIS_URL", default="")

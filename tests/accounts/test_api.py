@@ -172,3 +172,11 @@ def test_password_guessing_is_throttled(rep, settings):
     ]
     assert codes[:10] == [400] * 10
     assert codes[10] == 429
+
+
+def test_validation_errors_have_the_common_shape(db):
+    response = APIClient().post("/api/v1/auth/token", {"email": "not-an-email"}, format="json")
+    body = response.json()
+    assert response.status_code == 400
+    assert body["field"] == "email" and body["detail"].startswith("email: ")
+    assert set(body["errors"]) == {"email", "password"}
