@@ -75,6 +75,41 @@ class Campaign(models.Model):
         return self.name
 
 
+class Seniority(models.TextChoices):
+    ENTRY = "entry", "Entry level"
+    INDIVIDUAL = "individual", "Individual contributor"
+    MANAGER = "manager", "Manager"
+    DIRECTOR = "director", "Director"
+    VP = "vp", "VP"
+    C_LEVEL = "c_level", "C-level"
+    OWNER = "owner", "Owner / founder"
+
+
+class Company(models.Model):
+    """An account: the organisation a lead works for, recognised by its web domain."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="companies")
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=200, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    size = models.PositiveIntegerField(null=True, blank=True, help_text="Employees.")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                Lower("domain"), "organization", condition=~models.Q(domain=""), name="company_domain_unique_per_org"
+            ),
+        ]
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Lead(models.Model):
     """A person the organisation may sell to, at one lifecycle stage of the shared funnel."""
 
@@ -88,15 +123,55 @@ class Lead(models.Model):
         NURTURE = "nurture", "Nurture"
         DISQUALIFIED = "disqualified", "Disqualified"
 
+    # The allowed moves; every change goes through leads.services.lead_transition().
+    TRANSITIONS = {
+        Stage.SUBSCRIBER: {Stage.LEAD, Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.LEAD: {Stage.SUBSCRIBER, Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.MQL: {Stage.SQL, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.SQL: {Stage.OPPORTUNITY, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.OPPORTUNITY: {Stage.CUSTOMER, Stage.NURTURE, Stage.DISQUALIFIED},
+        Stage.CUSTOMER: {Stage.OPPORTUNITY},  # upsell or renewal
+        Stage.NURTURE: {Stage.LEAD, Stage.MQL, Stage.DISQUALIFIED},
+        Stage.DISQUALIFIED: {Stage.LEAD, Stage.NURTURE},
+    }
+    # How far along the funnel a stage is: scoring only ever moves a lead forward.
+    FUNNEL_ORDER = {
+        Stage.SUBSCRIBER: 0,
+        Stage.LEAD: 1,
+        Stage.NURTURE: 1,
+        Stage.DISQUALIFIED: 1,
+        Stage.MQL: 2,
+        Stage.SQL: 3,
+        Stage.OPPORTUNITY: 4,
+        Stage.CUSTOMER: 5,
+    }
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="leads")
     email = models.EmailField()
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     title = models.CharField(max_length=150, blank=True)
-    company_name = models.CharField(max_length=200, blank=True)
+    seniority = models.CharField(max_length=20, choices=Seniority.choices, blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    company_name = models.CharField(max_length=200, blank=True, help_text="The company as the lead gave it.")
+    company = models.ForeignKey(Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")
+    first_campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="first_touch_leads"
+    )
+    latest_campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="latest_touch_leads"
+    )
+    owner = models.ForeignKey(
+        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_leads"
+    )
     lifecycle_stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
     buyer_stage = models.CharField(max_length=20, choices=BuyerStage.choices, blank=True)
     persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    fit_score = models.IntegerField(default=0)
+    engagement_score = models.FloatField(default=0, help_text="Decayed engagement as of engagement_scored_at.")
+    engagement_scored_at = models.DateTimeField(null=True, blank=True)
+    total_score = models.IntegerField(default=0)
+    score_explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -107,8 +182,177 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["organization", "lifecycle_stage", "-created_at"], name="lead_org_stage_created_idx"),
             models.Index(fields=["organization", "-created_at"], name="lead_org_created_idx"),
+            models.Index(fields=["organization", "-total_score"], name="lead_org_score_idx"),
+            models.Index(fields=["organization", "owner", "-created_at"], name="lead_org_owner_created_idx"),
         ]
 
     def __str__(self) -> str:
-        name = f"{self.first_name} {self.last_name}".strip()
-        return f"{name} <{self.email}>" if name else self.email
+        return f"{self.full_name} <{self.email}>" if self.full_name else self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class StageChange(models.Model):
+    """One move of a lead between lifecycle stages: the stage history funnel reports read."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.CharField(max_length=20, choices=Lead.Stage.choices, blank=True)
+    to_stage = models.CharField(max_length=20, choices=Lead.Stage.choices)
+    changed_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    rule = models.CharField(max_length=100, blank=True, help_text="The automatic rule that moved it, if no person.")
+    reason = models.TextField(blank=True)
+    total_score = models.IntegerField(null=True, blank=True, help_text="The lead's score at the time.")
+    # Which agreement the move was made under (reports quote it).
+    definitions_version = models.ForeignKey(
+        "personas.DefinitionVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scoring_model = models.ForeignKey(
+        "leads.ScoringModel", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead", "-changed_at"], name="stagechange_lead_idx"),
+            models.Index(fields=["organization", "to_stage", "changed_at"], name="stagechange_org_to_idx"),
+        ]
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class ScoringModel(models.Model):
+    """A version of how leads are scored: fit rules, engagement rules, decay and MQL threshold."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scoring_models")
+    version = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # [{"attribute": "title", "operator": "contains", "value": "head", "points": 10}, …]
+    fit_rules = models.JSONField(default=list, blank=True)
+    persona_match_points = models.IntegerField(default=0, help_text="Added when the lead matches any persona.")
+    # [{"event_type": "page_view", "property": "url", "contains": "/pricing", "points": 10, "cap_per_day": 3}, …]
+    engagement_rules = models.JSONField(default=list, blank=True)
+    decay_half_life_days = models.PositiveIntegerField(default=30)
+    mql_threshold = models.PositiveIntegerField(default=60)
+    mql_min_fit = models.PositiveIntegerField(default=0)
+    fast_lane_event_types = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "version"], name="scoring_model_version_unique"),
+            models.UniqueConstraint(
+                fields=["organization"], condition=models.Q(status="active"), name="scoring_model_one_active"
+            ),
+        ]
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"Scoring model v{self.version}"
+
+
+class ActivityEvent(models.Model):
+    """Something a lead (or a not yet identified visitor) did; the stored event is the source of truth."""
+
+    class Type(models.TextChoices):
+        PAGE_VIEW = "page_view", "Page view"
+        EMAIL_OPEN = "email_open", "Email open"
+        EMAIL_CLICK = "email_click", "Email click"
+        FORM_SUBMIT = "form_submit", "Form submit"
+        CONTENT_DOWNLOAD = "content_download", "Content download"
+        WEBINAR_REGISTERED = "webinar_registered", "Webinar registration"
+        WEBINAR_ATTENDED = "webinar_attended", "Webinar attended"
+        PRICING_VIEW = "pricing_view", "Pricing view"
+        DEMO_REQUEST = "demo_request", "Demo request"
+        TRIAL_SIGNUP = "trial_signup", "Trial sign-up"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    anonymous_id = models.CharField(max_length=100, blank=True)
+    client_event_id = models.CharField(max_length=100)
+    event_type = models.CharField(max_length=30, choices=Type.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    properties = models.JSONField(default=dict, blank=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    scored_at = models.DateTimeField(null=True, blank=True)
+    points = models.IntegerField(null=True, blank=True, help_text="Engagement points it earned when scored.")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "client_event_id"], name="event_client_id_unique_per_org"),
+        ]
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="event_lead_occurred_idx"),
+            models.Index(
+                fields=["organization", "received_at"], condition=models.Q(scored_at=None), name="event_unscored_idx"
+            ),
+            models.Index(
+                fields=["organization", "anonymous_id"], condition=models.Q(lead=None), name="event_anonymous_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Visitor(models.Model):
+    """A browser known by its anonymous id; once it identifies (a form), its events are the lead's."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    anonymous_id = models.CharField(max_length=100)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="visitors")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    identified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "anonymous_id"], name="visitor_anonymous_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.anonymous_id
+
+
+class ScoreChange(models.Model):
+    """A lead's score after a change, with why: "what was the score when it became MQL"."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_changes")
+    changed_at = models.DateTimeField(default=timezone.now)
+    fit_score = models.IntegerField()
+    engagement_score = models.IntegerField()
+    total_score = models.IntegerField()
+    delta = models.IntegerField(default=0)
+    reason = models.CharField(max_length=300)
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["lead", "-changed_at"], name="scorechange_lead_idx")]
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.total_score} ({self.delta:+d})"

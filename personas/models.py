@@ -8,19 +8,9 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from leads.models import BuyerStage, Channel
+from leads.models import BuyerStage, Channel, Seniority
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import OrgQuerySet
-
-
-class Seniority(models.TextChoices):
-    ENTRY = "entry", "Entry level"
-    INDIVIDUAL = "individual", "Individual contributor"
-    MANAGER = "manager", "Manager"
-    DIRECTOR = "director", "Director"
-    VP = "vp", "VP"
-    C_LEVEL = "c_level", "C-level"
-    OWNER = "owner", "Owner / founder"
 
 
 class Persona(models.Model):

@@ -185,7 +185,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One named enum per vocabulary, however many fields use it.
     "ENUM_NAME_OVERRIDES": {
-        "SeniorityEnum": "personas.models.Seniority",
+        "SeniorityEnum": "leads.models.Seniority",
         "ChannelEnum": "leads.models.Channel",
         "BuyerStageEnum": "leads.models.BuyerStage",
         "RoleEnum": "smarketing.accounts.models.Membership.Role",

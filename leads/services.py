@@ -1,0 +1,289 @@
+"""Use cases of leads: create, update, and move through the lifecycle (one transition function)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from leads.models import BuyerStage, Campaign, Company, Lead, ScoringModel, Seniority, StageChange
+from personas.matching import LeadAttributes, match_persona
+from personas.selectors import definitions_in_force
+from smarketing.accounts.models import Membership, Organization
+from smarketing.errors import Conflict, InvalidInput
+
+# Personal addresses say nothing about the company a lead works for.
+FREE_MAIL_DOMAINS = frozenset(
+    [
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "icloud.com",
+        "me.com",
+        "aol.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "proton.me",
+        "protonmail.com",
+        "mail.com",
+        "yandex.ru",
+    ]
+)
+# Moves that hand a lead back or drop it need a reason a person can read later.
+REASON_REQUIRED = frozenset({Lead.Stage.NURTURE, Lead.Stage.DISQUALIFIED})
+MAX_FIELD = 10_000
+
+
+def active_scoring_model(org: Organization) -> ScoringModel | None:
+    return ScoringModel.objects.for_org(org).filter(status=ScoringModel.Status.ACTIVE).first()
+
+
+@transaction.atomic
+def lead_transition(
+    *,
+    lead: Lead,
+    to: str,
+    actor: Membership | None = None,
+    rule: str = "",
+    reason: str = "",
+    now: datetime | None = None,
+) -> Lead:
+    """Move ``lead`` to stage ``to``: the only way a lifecycle stage changes.
+
+    Enforces the allowed moves, records who (``actor``) or what (``rule``) moved it and why,
+    and the definitions version and scoring model in force, so reports can say which
+    agreement a number was produced under.
+    """
+    now = now or timezone.now()
+    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    if to not in Lead.Stage.values:
+        raise InvalidInput(f"Unknown lifecycle stage “{to}”.", field="lifecycle_stage")
+    if lead.lifecycle_stage == to:
+        raise Conflict(f"The lead is already {Lead.Stage(to).label}.")
+    if to not in Lead.TRANSITIONS[lead.lifecycle_stage]:
+        allowed = ", ".join(sorted(Lead.Stage(s).label for s in Lead.TRANSITIONS[lead.lifecycle_stage]))
+        raise Conflict(
+            f"A lead can't move from {lead.get_lifecycle_stage_display()} to {Lead.Stage(to).label}; "
+            f"from here it can go to {allowed}."
+        )
+    if to in REASON_REQUIRED and not reason.strip():
+        raise InvalidInput(f"Say why the lead goes to {Lead.Stage(to).label.lower()}.", field="reason")
+    if actor is None and not rule:
+        raise ValueError("A stage change is made by a person (actor) or a named rule.")
+    StageChange.objects.create(
+        organization_id=lead.organization_id,
+        lead=lead,
+        from_stage=lead.lifecycle_stage,
+        to_stage=to,
+        changed_at=now,
+        actor=actor,
+        rule=rule,
+        reason=reason.strip(),
+        total_score=lead.total_score,
+        definitions_version=definitions_in_force(org=lead.organization, at=now),
+        scoring_model=active_scoring_model(lead.organization),
+    )
+    lead.lifecycle_stage, lead.updated_at = to, now
+    lead.save(update_fields=["lifecycle_stage", "updated_at"])
+    return lead
+
+
+@dataclass
+class LeadInput:
+    """Lead attributes from a page, the API, a form or an import; None means "leave as is"."""
+
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    title: str | None = None
+    seniority: str | None = None
+    phone: str | None = None
+    company_name: str | None = None
+    company_domain: str | None = None
+    industry: str | None = None
+    company_size: int | None = None
+    country: str | None = None
+    buyer_stage: str | None = None
+    owner: Membership | None = None
+    campaign: Campaign | None = None
+
+    def given(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def _validate(org: Organization, data: LeadInput) -> None:
+    for name, value in data.given().items():
+        if isinstance(value, str) and len(value) > MAX_FIELD:
+            raise InvalidInput(f"{name} is {len(value)} characters; the limit is {MAX_FIELD}.", field=name)
+    if data.email is not None:
+        try:
+            validate_email(data.email.strip())
+        except ValidationError:
+            raise InvalidInput(f"“{data.email[:100]}” is not a valid email address.", field="email") from None
+    if data.seniority and data.seniority not in Seniority.values:
+        raise InvalidInput(f"Unknown seniority “{data.seniority}”.", field="seniority")
+    if data.buyer_stage and data.buyer_stage not in BuyerStage.values:
+        raise InvalidInput(f"Unknown buyer stage “{data.buyer_stage}”.", field="buyer_stage")
+    if data.country and (len(data.country.strip()) != 2 or not data.country.strip().isalpha()):
+        raise InvalidInput("Use a two-letter country code, e.g. GB.", field="country")
+    if data.company_size is not None and data.company_size < 1:
+        raise InvalidInput("Company size is a number of employees, 1 or more.", field="company_size")
+    for related, name in ((data.owner, "owner"), (data.campaign, "campaign")):
+        if related is not None and related.organization_id != org.pk:
+            raise InvalidInput(f"Unknown {name}.", field=name)
+
+
+def _company_for(org: Organization, data: LeadInput, email: str) -> Company | None:
+    """The account a lead belongs to, by the given domain or else the email's (not free-mail)."""
+    domain = (data.company_domain or "").strip().lower().removeprefix("www.")
+    if not domain:
+        domain = email.rsplit("@", 1)[-1].lower()
+        if domain in FREE_MAIL_DOMAINS:
+            domain = ""
+    if not domain and not data.company_name:
+        return None
+    company = Company.objects.for_org(org).filter(domain__iexact=domain).first() if domain else None
+    if company is None:
+        name = (data.company_name or domain.split(".")[0].title()).strip()[:200]
+        try:
+            with transaction.atomic():
+                company = Company.objects.create(organization=org, name=name, domain=domain)
+        except IntegrityError:  # created meanwhile by a concurrent request
+            company = Company.objects.for_org(org).get(domain__iexact=domain)
+    changed = []
+    for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country)):
+        if value not in (None, "") and getattr(company, attr) != value:
+            setattr(company, attr, value.upper() if attr == "country" else value)
+            changed.append(attr)
+    if changed:
+        company.save(update_fields=changed)
+    return company
+
+
+def lead_attributes(lead: Lead) -> LeadAttributes:
+    company = lead.company
+    return {
+        "title": lead.title,
+        "seniority": lead.seniority,
+        "industry": company.industry if company else "",
+        "company_size": company.size if company else None,
+        "country": company.country if company else "",
+    }
+
+
+def _apply(lead: Lead, data: LeadInput) -> None:
+    for name in ("first_name", "last_name", "title", "seniority", "phone", "company_name", "buyer_stage"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(lead, name, value.strip())
+    if data.owner is not None:
+        lead.owner = data.owner
+    if data.campaign is not None:
+        lead.first_campaign = lead.first_campaign or data.campaign
+        lead.latest_campaign = data.campaign
+
+
+def _rematch(lead: Lead) -> None:
+    from leads.scoring import lead_score_fit
+
+    persona, _, _ = match_persona(lead_attributes(lead), org=lead.organization)
+    lead.persona = persona
+    lead_score_fit(lead)
+
+
+@transaction.atomic
+def lead_create(
+    *,
+    org: Organization,
+    data: LeadInput,
+    actor: Membership | None = None,
+    rule: str = "",
+    stage: str = Lead.Stage.LEAD,
+    now: datetime | None = None,
+) -> Lead:
+    """A new lead, matched to a persona and fit-scored, entering the funnel at ``stage``."""
+    now = now or timezone.now()
+    if not data.email:
+        raise InvalidInput("A lead needs an email address.", field="email")
+    _validate(org, data)
+    if stage not in (Lead.Stage.SUBSCRIBER, Lead.Stage.LEAD):
+        raise InvalidInput("A new lead starts as a subscriber or a lead.", field="lifecycle_stage")
+    email = data.email.strip().lower()
+    existing = Lead.objects.for_org(org).filter(email__iexact=email).first()
+    if existing is not None:
+        raise Conflict(f"{email} is already a lead (id {existing.pk}).", field="email")
+    lead = Lead(organization=org, email=email, lifecycle_stage=stage, created_at=now, updated_at=now)
+    _apply(lead, data)
+    lead.company = _company_for(org, data, email)
+    _rematch(lead)
+    try:
+        with transaction.atomic():
+            lead.save()
+    except IntegrityError:
+        raise Conflict(f"{email} is already a lead.", field="email") from None
+    StageChange.objects.create(
+        organization=org,
+        lead=lead,
+        from_stage="",
+        to_stage=stage,
+        changed_at=now,
+        actor=actor,
+        rule=rule or ("" if actor else "created"),
+        reason="New lead",
+        total_score=lead.total_score,
+        definitions_version=definitions_in_force(org=org, at=now),
+        scoring_model=active_scoring_model(org),
+    )
+    return lead
+
+
+@transaction.atomic
+def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> Lead:
+    """Change a lead's attributes (not its stage: that is lead_transition); re-match and re-score fit."""
+    lead = Lead.objects.select_for_update().select_related("company").get(pk=lead.pk)
+    _validate(lead.organization, data)
+    if data.email is not None and data.email.strip().lower() != lead.email:
+        email = data.email.strip().lower()
+        if Lead.objects.for_org(lead.organization).filter(email__iexact=email).exclude(pk=lead.pk).exists():
+            raise Conflict(f"{email} is already another lead.", field="email")
+        lead.email = email
+    _apply(lead, data)
+    company_fields = (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
+    if any(v is not None for v in company_fields):
+        lead.company = _company_for(lead.organization, data, lead.email)
+    _rematch(lead)
+    lead.updated_at = now or timezone.now()
+    lead.save()
+    return lead
+
+
+def leads_assign_owner(*, org: Organization, lead_ids: list[int], owner: Membership | None) -> int:
+    """Bulk: give the selected leads an owner (or none). Returns how many changed."""
+    if owner is not None and owner.organization_id != org.pk:
+        raise InvalidInput("Unknown owner.", field="owner")
+    return Lead.objects.for_org(org).filter(pk__in=lead_ids).update(owner=owner, updated_at=timezone.now())
+
+
+def leads_bulk_transition(
+    *, org: Organization, lead_ids: list[int], to: str, actor: Membership, reason: str
+) -> tuple[int, list[str]]:
+    """Bulk: move the selected leads; each that can't move is reported, the others move."""
+    moved, problems = 0, []
+    for lead in Lead.objects.for_org(org).filter(pk__in=lead_ids).order_by("pk"):
+        try:
+            lead_transition(lead=lead, to=to, actor=actor, reason=reason)
+            moved += 1
+        except (Conflict, InvalidInput) as exc:
+            problems.append(f"{lead.email}: {exc.message}")
+    return moved, problems
