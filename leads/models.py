@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import Value
+from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 
 from smarketing.accounts.models import Organization
@@ -174,6 +175,23 @@ class Lead(models.Model):
     score_explanation = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # What the list's text search looks in; PostgreSQL indexes it with trigrams (migration 0005).
+    search_text = models.GeneratedField(
+        expression=Lower(
+            Concat(
+                "email",
+                Value(" "),
+                "first_name",
+                Value(" "),
+                "last_name",
+                Value(" "),
+                "company_name",
+                output_field=models.TextField(),
+            )
+        ),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     objects = OrgQuerySet.as_manager()
 
@@ -303,8 +321,11 @@ class ActivityEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["lead", "-occurred_at"], name="event_lead_occurred_idx"),
+            # What the scoring sweep looks for: events with a lead, not scored yet.
             models.Index(
-                fields=["organization", "received_at"], condition=models.Q(scored_at=None), name="event_unscored_idx"
+                fields=["organization", "received_at"],
+                condition=models.Q(scored_at=None, lead__isnull=False),
+                name="event_pending_idx",
             ),
             models.Index(
                 fields=["organization", "anonymous_id"], condition=models.Q(lead=None), name="event_anonymous_idx"

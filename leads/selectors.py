@@ -2,10 +2,118 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from itertools import chain
 
-from leads.models import Lead
-from smarketing.accounts.models import Organization
+from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
+
+from leads.models import ActivityEvent, Campaign, Lead, ScoreChange, StageChange
+from personas.models import Persona
+from smarketing.accounts.models import Membership, Organization
+from smarketing.accounts.tenancy import get_for_org
+
+SORTS = {
+    "newest": "-created_at",
+    "oldest": "created_at",
+    "score": "-total_score",
+    "lowest_score": "total_score",
+    "updated": "-updated_at",
+}
+
+
+@dataclass
+class LeadFilters:
+    """What the lead list, its API and its export filter by; empty means "any"."""
+
+    stage: str = ""
+    owner: Membership | None = None
+    unowned: bool = False
+    campaign: Campaign | None = None
+    channel: str = ""
+    persona: Persona | None = None
+    score_min: int | None = None
+    score_max: int | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    search: str = ""
+
+    def is_empty(self) -> bool:
+        return not any(v not in (None, "", False) for v in vars(self).values())
+
+
+def _day_start(day: date, org: Organization) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min), timezone=_tz(org))
+
+
+def _tz(org: Organization):
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(org.time_zone)
+
+
+def lead_list(*, org: Organization, filters: LeadFilters | None = None) -> QuerySet[Lead]:
+    """Leads of ``org`` matching ``filters``, with what a list row shows joined in (no N+1)."""
+    f = filters or LeadFilters()
+    qs = Lead.objects.for_org(org).select_related("owner__user", "persona", "first_campaign", "company")
+    if f.stage:
+        qs = qs.filter(lifecycle_stage=f.stage)
+    if f.unowned:
+        qs = qs.filter(owner=None)
+    elif f.owner is not None:
+        qs = qs.filter(owner=f.owner)
+    if f.campaign is not None:
+        qs = qs.filter(first_campaign=f.campaign)
+    if f.channel:
+        qs = qs.filter(first_campaign__channel=f.channel)
+    if f.persona is not None:
+        qs = qs.filter(persona=f.persona)
+    if f.score_min is not None:
+        qs = qs.filter(total_score__gte=f.score_min)
+    if f.score_max is not None:
+        qs = qs.filter(total_score__lte=f.score_max)
+    if f.created_from:
+        qs = qs.filter(created_at__gte=_day_start(f.created_from, org))
+    if f.created_to:
+        qs = qs.filter(created_at__lt=_day_start(f.created_to + timedelta(days=1), org))
+    if f.search:
+        qs = qs.filter(search_text__contains=f.search.strip().lower())
+    return qs
+
+
+def lead_detail(*, org: Organization, lead_id: int) -> Lead:
+    return get_for_org(
+        Lead.objects.select_related(
+            "owner__user", "persona", "company", "first_campaign", "latest_campaign"
+        ).prefetch_related(Prefetch("persona__messages")),
+        org=org,
+        pk=lead_id,
+    )
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # event, stage, score
+    obj: object
+
+
+def lead_timeline(*, lead: Lead, limit: int = 50) -> list[TimelineItem]:
+    """The lead's newest events, stage changes and score changes, merged newest first."""
+    events = lead.events.select_related("campaign").order_by("-occurred_at")[:limit]
+    stages = StageChange.objects.filter(lead=lead).select_related("actor__user", "definitions_version")[:limit]
+    scores = ScoreChange.objects.filter(lead=lead).select_related("scoring_model")[:limit]
+    items = chain(
+        (TimelineItem(e.occurred_at, "event", e) for e in events),
+        (TimelineItem(s.changed_at, "stage", s) for s in stages),
+        (TimelineItem(s.changed_at, "score", s) for s in scores),
+    )
+    return sorted(items, key=lambda i: i.at, reverse=True)[:limit]
+
+
+def lead_event_count(*, lead: Lead) -> int:
+    return ActivityEvent.objects.filter(lead=lead).count()
 
 
 def lead_stage_counts(*, org: Organization) -> list[dict]:

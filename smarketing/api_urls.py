@@ -2,6 +2,8 @@
 
 from django.urls import path
 
+from leads import api as leads_api
+from leads import campaign_api
 from personas import api as personas_api
 from smarketing.accounts import api as accounts_api
 from smarketing.notifications import api as notifications_api
@@ -68,4 +70,7 @@ urlpatterns = [
         personas_api.ContentRequestDecline.as_view(),
         name="content-request-decline",
     ),
+    path("campaigns", campaign_api.CampaignList.as_view(), name="campaign-list"),
+    path("campaigns/<int:campaign_id>", campaign_api.CampaignDetail.as_view(), name="campaign-detail"),
+    path("events", leads_api.EventIngest.as_view(), name="event-ingest"),
 ]

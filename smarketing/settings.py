@@ -128,6 +128,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 CONTENT_MAX_UPLOAD_MB = env.int("CONTENT_MAX_UPLOAD_MB", default=25)
+# A full event batch (1,000 events with up to 8 KB of properties each) must fit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -229,6 +231,11 @@ CELERY_BEAT_SCHEDULE = {
     "expire-invitations": {
         "task": "smarketing.accounts.tasks.expire_invitations",
         "schedule": 15 * 60,
+    },
+    # Events are stored before they are scored; this catches any whose task was never queued.
+    "sweep-unscored-events": {
+        "task": "leads.tasks.sweep_unscored_events",
+        "schedule": 60,
     },
 }
 

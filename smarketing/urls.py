@@ -9,6 +9,8 @@ urlpatterns = [
     path("home/", views.home, name="home"),
     path("", include("smarketing.accounts.urls")),
     path("", include("personas.urls")),
+    path("", include("leads.campaign_urls")),
+    path("", include("leads.urls")),
     path("", include("smarketing.notifications.urls")),
     path("api/v1/", include("smarketing.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

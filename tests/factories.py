@@ -110,3 +110,12 @@ class ContentRequestFactory(factory.django.DjangoModelFactory):
     question = "How do you compare with the incumbent?"
     buyer_stage = "consideration"
     due_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=14))
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leads.Campaign"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    channel = "email"

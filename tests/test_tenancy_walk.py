@@ -23,6 +23,7 @@ from personas.services import DefinitionsInput, definitions_propose
 from smarketing.accounts import services
 from smarketing.accounts.models import Membership
 from tests.factories import (
+    CampaignFactory,
     ContentAssetFactory,
     ContentRequestFactory,
     InvitationFactory,
@@ -106,6 +107,7 @@ def world(org, owners):
     api_key, _ = services.api_key_create(organization=org, name="Site")
     lead = LeadFactory(organization=org)
     persona = PersonaFactory(organization=org)
+    campaign = CampaignFactory(organization=org)
     version = definitions_propose(
         proposer=marketing_manager,
         data=DefinitionsInput(terms=default_terms(), mql_threshold=60, sql_criteria="Need confirmed."),
@@ -122,6 +124,7 @@ def world(org, owners):
         "apikey_id": api_key.pk,
         "lead_id": lead.pk,
         "persona_id": persona.pk,
+        "campaign_id": campaign.pk,
         "definitionversion_id": version.pk,
         "contentasset_id": asset.pk,
         "contentrequest_id": content_request.pk,

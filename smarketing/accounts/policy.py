@@ -33,7 +33,11 @@ ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "members.view": STAFF,
     "members.manage": frozenset({Role.ADMIN}),
     "api_keys.manage": frozenset({Role.ADMIN}),
-    "leads.view": EVERYONE,
+    # Partners see no leads until the partner channel scopes them to their own (partner issue).
+    "leads.view": STAFF,
+    "leads.edit": STAFF,
+    "leads.manage": MARKETING_EDITORS | {Role.MANAGER},  # bulk owner changes and exports
+    "events.ingest": frozenset({Role.ADMIN, Role.MARKETER}),
     "personas.view": EVERYONE,
     "personas.edit": MARKETING_EDITORS,
     "definitions.view": EVERYONE,
@@ -44,10 +48,12 @@ ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "content_requests.view": STAFF,
     "content_requests.create": frozenset({Role.ADMIN, Role.MANAGER, Role.SALES_REP}),
     "content_requests.triage": _marketing_side,
+    "campaigns.view": STAFF,
+    "campaigns.edit": MARKETING_EDITORS,
 }
 
 # Machine clients act for the organisation but never administer it.
-API_KEY_ACTIONS: frozenset[str] = frozenset({"organization.view"})
+API_KEY_ACTIONS: frozenset[str] = frozenset({"organization.view", "events.ingest"})
 
 
 def can(actor: Membership | ApiKey | None, action: str) -> bool:

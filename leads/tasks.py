@@ -1,0 +1,50 @@
+"""Celery interface of leads: scoring of stored events, and the sweep that guarantees it."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+from django.db.models import Min
+
+from leads import scoring
+from leads.models import ActivityEvent
+
+BATCH = 2000
+TIME_BUDGET_S = 20
+
+
+def pending_event_ids(org_id: int, limit: int) -> list[int]:
+    return list(
+        ActivityEvent.objects.filter(organization_id=org_id, scored_at=None, lead__isnull=False)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=300, max_retries=10)
+def score_pending_events(org_id: int) -> int:
+    """Score the organisation's stored, unscored events in batches. Safe to run twice at once:
+    events are claimed with row locks (skip locked) and marked scored in the same transaction."""
+    scored, started = 0, time.monotonic()
+    while time.monotonic() - started < TIME_BUDGET_S:
+        ids = pending_event_ids(org_id, BATCH)
+        if not ids:
+            break
+        done = scoring.score_events(event_ids=ids)
+        scored += done
+        if done == 0:  # all claimed by a concurrent run
+            break
+    return scored
+
+
+@shared_task
+def sweep_unscored_events() -> int:
+    """Beat, every minute: score whatever the request path stored but could not enqueue."""
+    orgs = (
+        ActivityEvent.objects.filter(scored_at=None, lead__isnull=False)
+        .values("organization_id")
+        .annotate(oldest=Min("received_at"))
+        .values_list("organization_id", flat=True)
+    )
+    return sum(score_pending_events(org_id) for org_id in orgs)

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+from rest_framework.test import APIClient
+
+from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
+from leads.scoring import score_events
+from leads.tasks import sweep_unscored_events
+from smarketing.accounts import services as account_services
+from tests.factories import LeadFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/events"
+
+
+def event(i: int = 1, **overrides) -> dict:
+    return {
+        "id": f"evt-{i}",
+        "type": "page_view",
+        "occurred_at": timezone.now().isoformat(),
+        "email": "ann@buyer.test",
+        "properties": {"url": "https://site.test/blog"},
+        **overrides,
+    }
+
+
+@pytest.fixture
+def model(org):
+    return ScoringModel.objects.create(
+        organization=org,
+        version=1,
+        status="active",
+        engagement_rules=[
+            {"event_type": "page_view", "property": "url", "contains": "/pricing", "points": 30},
+            {"event_type": "page_view", "points": 5},
+            {"event_type": "unsubscribe", "points": -20},
+        ],
+        decay_half_life_days=30,
+        mql_threshold=50,
+        fast_lane_event_types=["demo_request"],
+    )
+
+
+@pytest.fixture
+def post(api_key_client, django_capture_on_commit_callbacks):
+    def _post(events, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return api_key_client.post(URL, {"events": events}, format="json", **kwargs)
+
+    return _post
+
+
+def test_valid_batch_is_stored_and_scored(post, org, model):
+    response = post([event(1), event(2, properties={"url": "https://site.test/pricing"})])
+    assert response.status_code == 202
+    assert response.json() == {"accepted": 2, "duplicates": 0, "errors": []}
+    lead = Lead.objects.get(email="ann@buyer.test")
+    assert lead.total_score == 35 and lead.lifecycle_stage == "lead"
+    assert not ActivityEvent.objects.filter(scored_at=None).exists()
+    assert ScoreChange.objects.get(lead=lead).total_score == 35
+
+
+def test_invalid_events_are_reported_by_index_and_valid_ones_kept(post, org):
+    future = (timezone.now() + timedelta(hours=2)).isoformat()
+    batch = [
+        event(1),
+        event(2, type="teleport"),
+        event(3, email="", anonymous_id=""),
+        event(4, occurred_at="yesterday"),
+        event(5, occurred_at=future),
+        event(6, properties={"blob": "x" * 9000}),
+        event(7, email="not-an-email"),
+        event(8, lead={"favourite_colour": "blue"}),
+        "not an object",
+        event(10),
+    ]
+    body = post(batch).json()
+    assert body["accepted"] == 2
+    errors = {e["index"]: e["error"] for e in body["errors"]}
+    assert sorted(errors) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert "Unknown type" in errors[1] and "email" in errors[2] and "ISO 8601" in errors[3]
+    assert "future" in errors[4] and "8 KB" in errors[5] and "favourite_colour" in errors[7]
+    assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-1", "evt-10"}
+
+
+def test_resending_an_event_is_a_duplicate_never_a_second_event(post, org):
+    post([event(1), event(2)])
+    body = post([event(1), event(2), event(3), event(3)]).json()
+    assert body == {"accepted": 1, "duplicates": 3, "errors": []}
+    assert ActivityEvent.objects.count() == 3
+
+
+def test_batch_over_the_limit_is_refused_whole(post):
+    response = post([event(i) for i in range(1001)])
+    assert response.status_code == 413 and "At most 1,000 events" in response.json()["detail"]
+    assert not ActivityEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"), [("{not json", "JSON parse error"), ('{"events": 3}', '{"events"'), ("[]", '{"events"')]
+)
+def test_malformed_bodies_get_400_with_a_message(api_key_client, body, detail):
+    response = api_key_client.post(URL, body, content_type="application/json")
+    assert response.status_code == 400 and detail in response.json()["detail"]
+
+
+def test_revoked_key_is_401_and_a_key_only_writes_to_its_own_organisation(org, other_org, post):
+    key, raw = account_services.api_key_create(organization=other_org, name="Other site")
+    client = APIClient(headers={"Authorization": f"Api-Key {raw}"})
+    assert client.post(URL, {"events": [event(1)]}, format="json").status_code == 202
+    assert Lead.objects.get().organization == other_org
+    account_services.api_key_revoke(api_key=key)
+    assert client.post(URL, {"events": [event(2)]}, format="json").status_code == 401
+
+
+def test_people_need_the_ingest_permission(api, marketer, rep):
+    assert api(rep).post(URL, {"events": [event(1)]}, format="json").status_code == 403
+    assert api(marketer).post(URL, {"events": [event(1)]}, format="json").status_code == 202
+
+
+def test_unknown_email_creates_a_lead_with_the_given_attributes(post, org):
+    post([event(1, email="New@Firm.test", lead={"first_name": "Nia", "title": "CTO", "country": "de"})])
+    lead = Lead.objects.get()
+    assert (lead.email, lead.first_name, lead.title, lead.company.country) == ("new@firm.test", "Nia", "CTO", "DE")
+    assert lead.stage_changes.get().rule == "event:page_view"
+
+
+def test_anonymous_visitor_is_stitched_when_identified(post, org, model):
+    post([event(1, email="", anonymous_id="anon-7", properties={"url": "https://site.test/pricing"})])
+    anonymous = ActivityEvent.objects.get()
+    assert anonymous.lead is None and anonymous.scored_at is None
+    post([event(2, type="form_submit", anonymous_id="anon-7")])
+    lead = Lead.objects.get()
+    assert set(ActivityEvent.objects.values_list("lead", flat=True)) == {lead.pk}
+    assert lead.total_score == 30  # the earlier pricing view now counts
+    post([event(3, email="", anonymous_id="anon-7")])
+    assert ActivityEvent.objects.get(client_event_id="evt-3").lead == lead
+
+
+def test_broker_down_still_accepts_and_the_sweep_scores_later(post, org, model):
+    with mock.patch("leads.tasks.score_pending_events.apply_async", side_effect=OperationalError("down")):
+        response = post([event(1, properties={"url": "/pricing"})])
+    assert response.status_code == 202 and response.json()["accepted"] == 1
+    assert ActivityEvent.objects.get().scored_at is None
+    assert sweep_unscored_events() == 1
+    assert Lead.objects.get().total_score == 30
+
+
+def test_threshold_and_fast_lane_make_mqls_but_never_move_backwards(post, org, model):
+    post([event(i, properties={"url": "/pricing"}) for i in range(2)])
+    lead = Lead.objects.get()
+    assert lead.lifecycle_stage == "mql"
+    assert StageChange.objects.get(lead=lead, to_stage="mql").rule == "scoring v1: score 60 ≥ 50"
+    fast = LeadFactory(organization=org, email="fast@x.test")
+    post([event(10, type="demo_request", email="fast@x.test")])
+    fast.refresh_from_db()
+    assert fast.lifecycle_stage == "mql" and "fast lane" in fast.stage_changes.get().rule
+    sql = LeadFactory(organization=org, email="sql@x.test", lifecycle_stage="sql")
+    post([event(20, type="demo_request", email="sql@x.test"), event(21, type="unsubscribe", email="sql@x.test")])
+    sql.refresh_from_db()
+    assert sql.lifecycle_stage == "sql" and sql.total_score == -20
+
+
+def test_engagement_decays_with_the_half_life(org, model):
+    lead = LeadFactory(organization=org)
+    now = timezone.now()
+    old = ActivityEvent.objects.create(
+        organization=org,
+        lead=lead,
+        client_event_id="old",
+        event_type="page_view",
+        occurred_at=now - timedelta(days=30),
+        properties={"url": "/pricing"},
+    )
+    assert score_events(event_ids=[old.pk], now=now) == 1
+    lead.refresh_from_db()
+    assert lead.engagement_score == pytest.approx(15)
+    # Thirty days later, with nothing new, a fresh event finds 7.5 left and adds to it.
+    later = now + timedelta(days=30)
+    new = ActivityEvent.objects.create(
+        organization=org, lead=lead, client_event_id="new", event_type="page_view", occurred_at=later, properties={}
+    )
+    score_events(event_ids=[new.pk], now=later)
+    lead.refresh_from_db()
+    assert lead.engagement_score == pytest.approx(7.5 + 5)
+    assert score_events(event_ids=[old.pk, new.pk], now=later) == 0  # already scored: idempotent

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from leads.models import ActivityEvent, Lead, StageChange
+from leads.services import LeadInput, lead_create
+from tests.factories import LeadFactory, MembershipFactory, PersonaFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(response):
+    return list(response.context["page"])
+
+
+@pytest.mark.parametrize("count", [5, 60])
+def test_list_query_count_does_not_grow_with_page_size(login, org, marketer, django_assert_max_num_queries, count):
+    persona = PersonaFactory(organization=org)
+    for i in range(count):
+        LeadFactory(organization=org, owner=marketer, persona=persona, email=f"l{i}@x.test")
+    client = login(marketer)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("leads:lead_list"))
+    assert len(rows(response)) == min(count, 50)
+
+
+def test_keyset_pages_walk_every_lead_once_without_counting(login, org, marketer, django_assert_max_num_queries):
+    now = timezone.now()
+    for i in range(120):
+        LeadFactory(organization=org, email=f"l{i}@x.test", created_at=now - timedelta(minutes=i % 7))
+    client = login(marketer)
+    seen, cursor = [], None
+    while True:
+        response = client.get(reverse("leads:lead_list"), {"cursor": cursor} if cursor else {})
+        seen += [lead.pk for lead in rows(response)]
+        cursor = response.context["page"].next_cursor
+        if not cursor:
+            break
+    assert len(seen) == 120 and len(set(seen)) == 120
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"stage": "mql"}, {"hot@x.test"}),
+        ({"q": "ACME"}, {"hot@x.test"}),
+        ({"q": "smith"}, {"cold@x.test"}),
+        ({"score_min": 50}, {"hot@x.test"}),
+        ({"score_max": 10}, {"cold@x.test", "mine@x.test"}),
+        ({"owner": "none"}, {"hot@x.test", "cold@x.test"}),
+        ({"sort": "score"}, {"hot@x.test", "cold@x.test", "mine@x.test"}),
+    ],
+)
+def test_filters(login, org, marketer, params, expected):
+    LeadFactory(organization=org, email="hot@x.test", company_name="Acme", lifecycle_stage="mql", total_score=80)
+    LeadFactory(organization=org, email="cold@x.test", last_name="Smith", company_name="Other", total_score=5)
+    LeadFactory(organization=org, email="mine@x.test", company_name="Other", owner=marketer)
+    response = login(marketer).get(reverse("leads:lead_list"), params)
+    assert {lead.email for lead in rows(response)} == expected
+
+
+def test_owner_filter_and_invalid_filters_show_errors(login, org, marketer):
+    LeadFactory(organization=org, email="mine@x.test", owner=marketer)
+    LeadFactory(organization=org, email="other@x.test")
+    client = login(marketer)
+    assert {lead.email for lead in rows(client.get(reverse("leads:lead_list"), {"owner": marketer.pk}))} == {
+        "mine@x.test"
+    }
+    response = client.get(reverse("leads:lead_list"), {"score_min": 50, "score_max": 10})
+    assert "The upper score is below the lower one." in response.content.decode()
+
+
+def test_created_range_uses_the_organisation_time_zone(login, org, marketer):
+    org.time_zone = "Pacific/Auckland"
+    org.save()
+    LeadFactory(organization=org, email="late@x.test", created_at=timezone.now() - timedelta(days=40))
+    recent = LeadFactory(organization=org, email="new@x.test")
+    today = timezone.localtime(recent.created_at, timezone=__import__("zoneinfo").ZoneInfo("Pacific/Auckland")).date()
+    response = login(marketer).get(reverse("leads:lead_list"), {"created_from": today - timedelta(days=1)})
+    assert {lead.email for lead in rows(response)} == {"new@x.test"}
+
+
+def test_export_all_matching_is_streamed_and_formula_safe(login, org, marketer):
+    LeadFactory(organization=org, email="evil@x.test", first_name='=HYPERLINK("http://x")', lifecycle_stage="mql")
+    LeadFactory(organization=org, email="other@x.test", lifecycle_stage="lead")
+    response = login(marketer).get(reverse("leads:lead_export"), {"stage": "mql"})
+    assert response["Content-Type"] == "text/csv"
+    table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["email"] for r in table] == ["evil@x.test"]
+    assert table[0]["first_name"].startswith("'=")
+
+
+def test_bulk_assign_stage_and_export(login, org, marketer, rep):
+    a, b = LeadFactory(organization=org), LeadFactory(organization=org, lifecycle_stage="customer")
+    client = login(marketer)
+    client.post(reverse("leads:lead_bulk"), {"action": "assign", "leads": [a.pk, b.pk], "owner": rep.pk})
+    assert set(Lead.objects.values_list("owner", flat=True)) == {rep.pk}
+    response = client.post(
+        reverse("leads:lead_bulk"),
+        {"action": "stage", "leads": [a.pk, b.pk], "to": "nurture", "reason": "Budget next year"},
+        follow=True,
+    )
+    body = response.content.decode()
+    assert "1 lead moved to Nurture" in body and b.email in body
+    a.refresh_from_db()
+    assert a.lifecycle_stage == "nurture"
+    export = client.post(reverse("leads:lead_bulk"), {"action": "export", "leads": [a.pk]})
+    assert b"".join(export.streaming_content).decode().count("\n") == 2
+
+
+def test_bulk_ignores_other_organisations_leads(login, org, other_org, marketer, rep):
+    foreign = LeadFactory(organization=other_org)
+    login(marketer).post(reverse("leads:lead_bulk"), {"action": "assign", "leads": [foreign.pk], "owner": rep.pk})
+    foreign.refresh_from_db()
+    assert foreign.owner is None
+
+
+def test_bulk_refuses_an_offsite_redirect(login, org, marketer):
+    lead = LeadFactory(organization=org)
+    response = login(marketer).post(
+        reverse("leads:lead_bulk"), {"action": "assign", "leads": [lead.pk], "next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("leads:lead_list")
+
+
+@pytest.mark.parametrize("role", ["sales_rep", "partner"])
+def test_reps_cannot_bulk_or_export_and_partners_see_no_leads(login, org, role):
+    client = login(MembershipFactory(organization=org, role=role))
+    assert client.get(reverse("leads:lead_export")).status_code == 403
+    assert client.post(reverse("leads:lead_bulk"), {"action": "export"}).status_code == 403
+    assert client.get(reverse("leads:lead_list")).status_code == (200 if role == "sales_rep" else 403)
+
+
+def test_lead_page_shows_timeline_persona_messaging_and_recommendations(login, org, marketer, rep):
+    from personas import services as persona_services
+    from personas.services import AssetInput, PersonaInput
+
+    persona = persona_services.persona_create(
+        org=org,
+        data=PersonaInput(
+            name="Ops Oliver", title_keywords=["operations"], messaging={"decision": ("Prove the ROI", "")}
+        ),
+    )
+    asset = persona_services.asset_save(
+        org=org,
+        data=AssetInput(
+            title="ROI guide", asset_type="ebook", buyer_stage="decision", url="https://x.test", personas=[persona]
+        ),
+    )
+    lead = lead_create(
+        org=org, data=LeadInput(email="o@firm.test", title="Head of Operations", buyer_stage="decision"), actor=marketer
+    )
+    ActivityEvent.objects.create(
+        organization=org,
+        lead=lead,
+        client_event_id="e1",
+        event_type="pricing_view",
+        occurred_at=timezone.now(),
+        properties={"url": "https://site/pricing"},
+    )
+    body = login(rep).get(reverse("leads:lead_detail", args=[lead.pk])).content.decode()
+    assert "Ops Oliver" in body and "Prove the ROI" in body and asset.title in body
+    assert "Pricing view" in body and "https://site/pricing" in body and "New lead" in body
+
+
+def test_create_edit_and_move_from_the_pages(login, org, marketer):
+    client = login(marketer)
+    response = client.post(reverse("leads:lead_create"), {"email": "new@firm.test", "first_name": "Nia"}, follow=True)
+    lead = Lead.objects.get()
+    assert "Lead new@firm.test created" in response.content.decode()
+    duplicate = client.post(reverse("leads:lead_create"), {"email": "NEW@firm.test"})
+    assert "already a lead" in duplicate.content.decode()
+    client.post(reverse("leads:lead_edit", args=[lead.pk]), {"email": "new@firm.test", "title": "CTO"})
+    lead.refresh_from_db()
+    assert lead.title == "CTO"
+    refused = client.post(reverse("leads:lead_move", args=[lead.pk]), {"to": "disqualified"}, follow=True)
+    assert "Say why" in refused.content.decode()
+    client.post(reverse("leads:lead_move", args=[lead.pk]), {"to": "disqualified", "reason": "Student"})
+    assert StageChange.objects.filter(lead=lead, to_stage="disqualified", actor=marketer).exists()
