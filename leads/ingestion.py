@@ -117,6 +117,23 @@ def _clean(index: int, raw: object, now: datetime) -> _Valid:
     )
 
 
+class _CampaignsByUtm:
+    """The campaign an event's utm_source/medium/campaign properties name, looked up once per batch."""
+
+    def __init__(self, org: Organization) -> None:
+        self.org, self.cache = org, {}
+
+    def get(self, properties: dict):
+        from leads.campaigns import campaign_by_utm
+
+        utm = tuple(str(properties.get(f"utm_{k}") or "") for k in ("source", "medium", "campaign"))
+        if not any(utm):
+            return None
+        if utm not in self.cache:
+            self.cache[utm] = campaign_by_utm(org=self.org, source=utm[0], medium=utm[1], campaign=utm[2])
+        return self.cache[utm]
+
+
 def _lead_input(attributes: dict) -> LeadInput:
     data = {k: v for k, v in attributes.items() if v not in (None, "")}
     if "company_size" in data:
@@ -167,11 +184,15 @@ def _store(org: Organization, valid: list[_Valid], result: IngestResult, now: da
     result.duplicates += len(valid) - len(fresh)
     leads = _leads_for(org, fresh, result, now)
     visitors = _visitors_for(org, fresh, leads, now)
-    rows = []
+    campaigns = _CampaignsByUtm(org)
+    rows, touched = [], {}
     for e in fresh:
         lead = leads.get(e.email) if e.email else visitors.get(e.anonymous_id)
         if e.email and lead is None:
             continue  # its lead could not be created: reported by index in _leads_for
+        campaign = campaigns.get(e.properties)
+        if campaign is not None and lead is not None:
+            touched[lead.pk] = campaign
         rows.append(
             ActivityEvent(
                 organization=org,
@@ -182,8 +203,13 @@ def _store(org: Organization, valid: list[_Valid], result: IngestResult, now: da
                 occurred_at=e.occurred_at,
                 received_at=now,
                 properties=e.properties,
+                campaign=campaign,
             )
         )
+    for lead_id, campaign in touched.items():
+        # Campaign touches: the first stays first; the latest is the newest.
+        Lead.objects.filter(pk=lead_id, first_campaign=None).update(first_campaign=campaign)
+        Lead.objects.filter(pk=lead_id).update(latest_campaign=campaign)
     # ignore_conflicts: a concurrent request with the same event id stores it once.
     ActivityEvent.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     result.accepted = len(rows)

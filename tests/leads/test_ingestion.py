@@ -189,3 +189,16 @@ def test_engagement_decays_with_the_half_life(org, model):
     lead.refresh_from_db()
     assert lead.engagement_score == pytest.approx(7.5 + 5)
     assert score_events(event_ids=[old.pk, new.pk], now=later) == 0  # already scored: idempotent
+
+
+def test_utm_properties_attribute_events_and_leads_to_campaigns(post, org):
+    from tests.factories import CampaignFactory
+
+    first = CampaignFactory(organization=org, utm_source="linkedin", utm_medium="paid_social", utm_campaign="q4")
+    second = CampaignFactory(organization=org, utm_source="google", utm_medium="cpc", utm_campaign="brand")
+    utm = {"utm_source": "LinkedIn", "utm_medium": "paid_social", "utm_campaign": "q4"}
+    post([event(1, properties=utm)])
+    post([event(2, properties={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand"})])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (first, second)
+    assert ActivityEvent.objects.get(client_event_id="evt-1").campaign == first
