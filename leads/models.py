@@ -377,3 +377,78 @@ class ScoreChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.total_score} ({self.delta:+d})"
+
+
+class Job(models.Model):
+    """Long work in the background (a CSV import, a full rescore), with progress people can watch."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", "CSV import"
+        RESCORE = "rescore", "Rescore"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(null=True, blank=True, help_text="Units of work, when known.")
+    done = models.PositiveIntegerField(default=0)
+    # Kind-specific input (file, column mapping, scoring model id) and outcome (counts, messages).
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    file = models.FileField(upload_to="jobs/%Y/%m/", blank=True, max_length=300)
+    errors_file = models.FileField(upload_to="jobs/%Y/%m/", blank=True, max_length=300)
+    error = models.TextField(blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "kind", "-created_at"], name="job_org_kind_created_idx")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return 100 if self.status == self.Status.DONE else None
+        return min(100, round(self.done * 100 / self.total))
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class WebForm(models.Model):
+    """A marketer's form for a campaign, embedded on other sites; submissions become leads."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="web_forms")
+    name = models.CharField(max_length=200)
+    campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="web_forms")
+    # Public identifier used in the embed snippet (not guessable, not the primary key).
+    key = models.CharField(max_length=40, unique=True)
+    # [{"name": "email", "label": "Work email", "attribute": "email", "required": true}, …]
+    fields = models.JSONField(default=list)
+    consent_text = models.CharField(max_length=500, blank=True)
+    success_message = models.CharField(max_length=300, default="Thank you! We'll be in touch.")
+    redirect_url = models.URLField(blank=True)
+    created_by = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name

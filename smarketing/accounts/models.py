@@ -69,6 +69,8 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=50, unique=True)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # Origins (scheme://host[:port]) whose pages may post embedded web forms and tracking events.
+    allowed_origins = models.JSONField(default=list, blank=True)
     content_request_turnaround_days = models.PositiveSmallIntegerField(
         default=10, help_text="Business days marketing has to deliver a content request."
     )
