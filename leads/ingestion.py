@@ -22,6 +22,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from kombu.exceptions import OperationalError
 
 from leads.models import ActivityEvent, Lead, Visitor
 from leads.services import LeadInput, lead_create, lead_update
@@ -272,7 +273,7 @@ def enqueue_scoring(org_id: int) -> bool:
 
     try:
         score_pending_events.apply_async(args=[org_id], retry=False)
-    except Exception:  # the broker is down: the sweep will pick the events up
+    except (OperationalError, OSError):  # the broker is down: the sweep will pick the events up
         logger.warning("Could not enqueue scoring for organisation %s; the sweep will score it.", org_id)
         return False
     return True

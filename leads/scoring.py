@@ -140,7 +140,7 @@ def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> in
     for event in events:
         by_lead[event.lead_id].append(event)
     model = active_scoring_model(events[0].organization)
-    leads = Lead.objects.select_for_update().select_related("company", "persona").in_bulk(list(by_lead))
+    leads = Lead.objects.select_for_update(of=("self",)).select_related("company", "persona").in_bulk(list(by_lead))
     for lead_id, lead_events in by_lead.items():
         lead = leads[lead_id]
         if model is None:

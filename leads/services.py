@@ -251,7 +251,7 @@ def lead_create(
 @transaction.atomic
 def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> Lead:
     """Change a lead's attributes (not its stage: that is lead_transition); re-match and re-score fit."""
-    lead = Lead.objects.select_for_update().select_related("company").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("company").get(pk=lead.pk)
     _validate(lead.organization, data)
     if data.email is not None and data.email.strip().lower() != lead.email:
         email = data.email.strip().lower()
@@ -287,3 +287,62 @@ def leads_bulk_transition(
         except (Conflict, InvalidInput) as exc:
             problems.append(f"{lead.email}: {exc.message}")
     return moved, problems
+
+
+def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime | None = None) -> int:
+    """Make MQLs, in bulk, of the leads that pass ``model`` (threshold or a fast-lane event).
+
+    The set-based counterpart of lead_transition(…, to=MQL) for a full rescore: only the
+    stages from which MQL is an allowed move, history recorded the same way.
+    """
+    from django.db.models import Q
+
+    from leads.scoring import QUALIFIABLE
+
+    assert all(Lead.Stage.MQL in Lead.TRANSITIONS[s] for s in QUALIFIABLE)
+    now = now or timezone.now()
+    passes = Q(total_score__gte=model.mql_threshold, fit_score__gte=model.mql_min_fit)
+    if model.fast_lane_event_types:
+        passes |= Q(events__event_type__in=model.fast_lane_event_types)
+    candidates = (
+        Lead.objects.for_org(org)
+        .filter(lifecycle_stage__in=QUALIFIABLE)
+        .filter(passes)
+        .values_list("pk", "lifecycle_stage", "total_score")
+        .distinct()
+    )
+    definitions = definitions_in_force(org=org, at=now)
+    qualified = 0
+    batch: list[tuple[int, str, int]] = []
+
+    def flush() -> int:
+        with transaction.atomic():
+            ids = [pk for pk, _, _ in batch]
+            moved = Lead.objects.filter(pk__in=ids, lifecycle_stage__in=QUALIFIABLE).update(
+                lifecycle_stage=Lead.Stage.MQL, updated_at=now
+            )
+            StageChange.objects.bulk_create(
+                StageChange(
+                    organization=org,
+                    lead_id=pk,
+                    from_stage=stage,
+                    to_stage=Lead.Stage.MQL,
+                    changed_at=now,
+                    rule=f"scoring v{model.version}: rescore",
+                    reason="Qualified when the scoring model changed",
+                    total_score=total,
+                    definitions_version=definitions,
+                    scoring_model=model,
+                )
+                for pk, stage, total in batch
+            )
+        return moved
+
+    for row in candidates.iterator(chunk_size=5000):
+        batch.append(row)
+        if len(batch) >= 5000:
+            qualified += flush()
+            batch = []
+    if batch:
+        qualified += flush()
+    return qualified

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from celery import shared_task
+from django.db import OperationalError
 from django.db.models import Min
 
 from leads import scoring
@@ -38,6 +39,20 @@ def score_pending_events(org_id: int) -> int:
     return scored
 
 
+@shared_task(autoretry_for=(OSError,), retry_backoff=30, retry_backoff_max=600, max_retries=5)
+def rescore_job(job_id: int) -> None:
+    """Full rescore under the job's scoring model, with progress (safe to run again)."""
+    from leads.jobs import job_run
+    from leads.models import ScoringModel
+    from leads.rescoring import rescore_organization
+
+    def work(job, progress):
+        model = ScoringModel.objects.select_related("organization").get(pk=job.params["scoring_model"])
+        return rescore_organization(model=model, progress=progress)
+
+    job_run(job_id, work)
+
+
 @shared_task
 def sweep_unscored_events() -> int:
     """Beat, every minute: score whatever the request path stored but could not enqueue."""
@@ -48,3 +63,12 @@ def sweep_unscored_events() -> int:
         .values_list("organization_id", flat=True)
     )
     return sum(score_pending_events(org_id) for org_id in orgs)
+
+
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=5, retry_backoff_max=300, max_retries=5)
+def import_leads(job_id: int) -> None:
+    """Run a CSV import job (leads.imports.import_run): running, then done or failed with the
+    reason. Safe to run twice (acks_late, retries): rows already imported are found by email."""
+    from leads.imports import import_run
+
+    import_run(job_id=job_id)

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from leads import api as leads_api
-from leads import campaign_api
+from leads import campaign_api, lead_api
 from personas import api as personas_api
 from smarketing.accounts import api as accounts_api
 from smarketing.notifications import api as notifications_api
@@ -73,4 +73,8 @@ urlpatterns = [
     path("campaigns", campaign_api.CampaignList.as_view(), name="campaign-list"),
     path("campaigns/<int:campaign_id>", campaign_api.CampaignDetail.as_view(), name="campaign-detail"),
     path("events", leads_api.EventIngest.as_view(), name="event-ingest"),
+    path("leads", lead_api.LeadList.as_view(), name="lead-list"),
+    path("leads/<int:lead_id>", lead_api.LeadDetail.as_view(), name="lead-detail"),
+    path("leads/<int:lead_id>/transition", lead_api.LeadTransition.as_view(), name="lead-transition"),
+    path("leads/<int:lead_id>/history", lead_api.LeadHistory.as_view(), name="lead-history"),
 ]

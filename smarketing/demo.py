@@ -18,7 +18,9 @@ from django.contrib.auth.hashers import make_password
 from django.db import reset_queries, transaction
 from django.utils import timezone
 
-from leads.models import BuyerStage, Campaign, Channel, Lead
+from leads.models import ActivityEvent, BuyerStage, Campaign, Channel, Lead, StageChange
+from leads.rescoring import rescore_organization
+from leads.scoring_models import scoring_model_ensure_default
 from personas import services as personas_services
 from personas.glossary import default_terms
 from personas.models import ContentAsset, ContentRequest, Persona, Seniority
@@ -281,6 +283,69 @@ def leads_generate(
         )
 
 
+# The stages a lead went through to reach its current one (the funnel history reports read).
+STAGE_PATHS = {
+    Lead.Stage.SUBSCRIBER: [Lead.Stage.SUBSCRIBER],
+    Lead.Stage.LEAD: [Lead.Stage.LEAD],
+    Lead.Stage.MQL: [Lead.Stage.LEAD, Lead.Stage.MQL],
+    Lead.Stage.SQL: [Lead.Stage.LEAD, Lead.Stage.MQL, Lead.Stage.SQL],
+    Lead.Stage.OPPORTUNITY: [Lead.Stage.LEAD, Lead.Stage.MQL, Lead.Stage.SQL, Lead.Stage.OPPORTUNITY],
+    Lead.Stage.CUSTOMER: [Lead.Stage.LEAD, Lead.Stage.MQL, Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER],
+    Lead.Stage.NURTURE: [Lead.Stage.LEAD, Lead.Stage.MQL, Lead.Stage.NURTURE],
+    Lead.Stage.DISQUALIFIED: [Lead.Stage.LEAD, Lead.Stage.DISQUALIFIED],
+}
+# Typical behaviour by how far a lead got: (event type, weight); later stages do more, and buy-ier things.
+EVENT_MIX = {
+    "cold": [("email_open", 6), ("page_view", 5), ("email_click", 2), ("content_download", 1)],
+    "warm": [("page_view", 6), ("email_click", 3), ("content_download", 2), ("webinar_registered", 1),
+             ("webinar_attended", 1), ("pricing_view", 1), ("form_submit", 1)],
+    "hot": [("page_view", 5), ("pricing_view", 3), ("webinar_attended", 2), ("content_download", 2),
+            ("demo_request", 1), ("trial_signup", 1), ("email_click", 2)],
+}  # fmt: skip
+PAGES = ["/", "/blog/lead-scoring-guide", "/blog/sla-template", "/product", "/pricing", "/customers", "/integrations"]
+
+
+def _history_and_events(lead: Lead, rng: random.Random, now: datetime) -> tuple[list[StageChange], list[ActivityEvent]]:
+    """A plausible past for a generated lead: its path through the funnel, and what it did."""
+    changes, at = [], lead.created_at
+    path = STAGE_PATHS[lead.lifecycle_stage]
+    for i, stage in enumerate(path):
+        if i:
+            at = min(now, at + timedelta(days=rng.uniform(0.5, 12)))
+        changes.append(
+            StageChange(
+                organization_id=lead.organization_id,
+                lead_id=lead.pk,
+                from_stage=path[i - 1] if i else "",
+                to_stage=stage,
+                changed_at=at,
+                rule="demo history",
+                reason="",
+            )
+        )
+    depth = len(path)
+    mix = EVENT_MIX["hot" if depth >= 3 else "warm" if depth == 2 else "cold"]
+    kinds, weights = zip(*mix, strict=True)
+    span = max((now - lead.created_at).total_seconds(), 60)
+    events = []
+    for i in range(rng.randint(1, 2 + depth * 2)):
+        kind = rng.choices(kinds, weights)[0]
+        url = "/pricing" if kind == "pricing_view" else rng.choice(PAGES)
+        events.append(
+            ActivityEvent(
+                organization_id=lead.organization_id,
+                lead_id=lead.pk,
+                client_event_id=f"demo-{lead.pk}-{i}",
+                event_type=kind,
+                occurred_at=lead.created_at + timedelta(seconds=rng.uniform(0, span)),
+                received_at=now,
+                properties={"url": f"https://demo-software.example{url}"},
+                campaign_id=lead.first_campaign_id,
+            )
+        )
+    return changes, events
+
+
 def leads_bulk_create(
     *,
     org: Organization,
@@ -289,15 +354,38 @@ def leads_bulk_create(
     batch_size: int = 5000,
     start: int = 0,
     personas: Mapping[str, Persona] | None = None,
+    campaigns: list[Campaign] | None = None,
+    owners: list[Membership] | None = None,
+    history: bool = False,
 ) -> int:
-    """Write ``count`` generated leads in batches; memory stays flat whatever the count."""
+    """Write ``count`` generated leads in batches; memory stays flat whatever the count.
+
+    With ``history``, each lead also gets its stage history and activity events (the demo);
+    ``campaigns`` and ``owners`` are spread over the leads (sales owns leads from SQL on).
+    """
     now = now or timezone.now()
+    rng = random.Random(11 + start)
     generated = leads_generate(org=org, count=count, now=now, start=start, personas=personas)
+    worked = {Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER}
     written = 0
     while written < count:
         batch = [lead for _, lead in zip(range(batch_size), generated, strict=False)]
+        for lead in batch:
+            if campaigns and rng.random() < 0.75:
+                lead.first_campaign = rng.choice(campaigns)
+                lead.latest_campaign = rng.choice(campaigns) if rng.random() < 0.3 else lead.first_campaign
+            if owners and lead.lifecycle_stage in worked:
+                lead.owner = rng.choice(owners)
         with transaction.atomic():
             Lead.objects.bulk_create(batch, batch_size=batch_size)
+            if history:
+                changes, events = [], []
+                for lead in batch:
+                    c, e = _history_and_events(lead, rng, now)
+                    changes += c
+                    events += e
+                StageChange.objects.bulk_create(changes, batch_size=batch_size)
+                ActivityEvent.objects.bulk_create(events, batch_size=batch_size)
         written += len(batch)
         reset_queries()  # with DEBUG on, Django keeps every statement: ~1 MB per batch
     return written
@@ -838,5 +926,10 @@ def seed_demo(*, leads: int = 2000, reset: bool = False, now: datetime | None = 
             org=org, owners=[marketer, marketing_manager], personas=personas, campaigns=campaigns, now=now
         )
         _content_requests_seed(org=org, members=members, marketer=marketer, personas=personas, assets=assets, now=now)
-    written = leads_bulk_create(org=org, count=leads, now=now, personas=personas)
+    reps = [members["rep@demo.test"], members["rep2@demo.test"]]
+    written = leads_bulk_create(
+        org=org, count=leads, now=now, personas=personas, campaigns=list(campaigns.values()), owners=reps, history=True
+    )
+    # Score everyone under the default model, as if it had been running all along.
+    rescore_organization(model=scoring_model_ensure_default(org=org, now=now), now=now)
     return SeedResult(org, [u[0] for u in DEMO_USERS], written, True)

@@ -156,7 +156,8 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env.bool("BEHIND_PROXY", default=False):
+BEHIND_PROXY = env.bool("BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API -------------------------------------------------------------------------
@@ -173,9 +174,16 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "smarketing.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    # Password guessing against POST /api/v1/auth/token, per client address.
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("AUTH_THROTTLE_RATE", default="10/min")},
+    # Per client address: password guessing (POST /api/v1/auth/token), embedded web form
+    # submissions (per form too) and tracking events sent from the organisation's sites.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env.str("AUTH_THROTTLE_RATE", default="10/min"),
+        "webform": env.str("WEBFORM_THROTTLE_RATE", default="20/min"),
+        "tracking": env.str("TRACKING_THROTTLE_RATE", default="120/min"),
+    },
 }
+# Throttles tell clients apart by address: behind N proxies, the Nth from the right of X-Forwarded-For.
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=1 if BEHIND_PROXY else 0) or None
 SPECTACULAR_SETTINGS = {
     "TITLE": "Smarketing API",
     "DESCRIPTION": "One shared record of every lead for sales and marketing.",

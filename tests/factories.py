@@ -119,3 +119,18 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Campaign {n}")
     channel = "email"
+
+
+class WebFormFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leads.WebForm"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Form {n}")
+    key = factory.Sequence(lambda n: f"form-key-{n:04d}")
+    fields = factory.LazyFunction(
+        lambda: [
+            {"name": "email", "attribute": "email", "label": "Work email", "required": True},
+            {"name": "first_name", "attribute": "first_name", "label": "First name", "required": False},
+        ]
+    )

@@ -18,6 +18,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from leads.models import Job, ScoringModel
 from personas.glossary import default_terms
 from personas.services import DefinitionsInput, definitions_propose
 from smarketing.accounts import services
@@ -31,6 +32,7 @@ from tests.factories import (
     MembershipFactory,
     NotificationFactory,
     PersonaFactory,
+    WebFormFactory,
 )
 
 # Namespaces outside the tenant model, with the reason.
@@ -40,6 +42,7 @@ EXCLUDED_NAMESPACES = {
 # Kwargs that are not references to a tenant's rows, with the reason.
 NOT_TENANT_REFERENCES = {
     "token": "A signed invitation link is itself the credential; it is tested in test_views.",
+    "form_key": "A web form's public key is published in its embed snippet; those endpoints check the Origin instead.",
 }
 METHODS = ("get", "post", "patch", "delete")
 
@@ -130,6 +133,9 @@ def world(org, owners):
         "contentrequest_id": content_request.pk,
         "notification_id": notifications,
         "organization_slug": org.slug,
+        "webform_id": WebFormFactory(organization=org).pk,
+        "scoringmodel_id": ScoringModel.objects.create(organization=org, version=1).pk,  # a draft
+        "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
     }
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -33,12 +34,68 @@ class OrganizationCreateForm(forms.Form):
     slug = forms.CharField(max_length=50, required=False, label="Organisation address")
 
 
+class OriginListField(forms.Field):
+    """One origin a line, ``scheme://host[:port]``; cleaned to a normalised list.
+
+    Normalised as browsers send the Origin header: lower case, no default port, no slash.
+    """
+
+    widget = forms.Textarea(attrs={"rows": 4, "placeholder": "https://www.example.com"})
+    MAX = 50
+
+    def prepare_value(self, value: object) -> object:
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: object) -> list[str]:
+        lines = value if isinstance(value, list) else str(value or "").splitlines()
+        origins: list[str] = []
+        for line in (str(v).strip() for v in lines):
+            if line:
+                origin = self._origin(line)
+                if origin not in origins:
+                    origins.append(origin)
+        if len(origins) > self.MAX:
+            raise forms.ValidationError(f"List at most {self.MAX} origins.")
+        return origins
+
+    @staticmethod
+    def _origin(line: str) -> str:
+        problem = forms.ValidationError(
+            f"“{line[:100]}” is not an origin: write scheme://host or scheme://host:port, "
+            "e.g. https://www.example.com (no path; one per line)."
+        )
+        try:
+            parts = urlsplit(line)
+            port = parts.port
+        except ValueError:
+            raise problem from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or "*" in line:
+            raise problem
+        if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+            raise problem
+        try:
+            host = parts.hostname.encode("idna").decode("ascii")  # browsers send the ASCII form
+        except UnicodeError:
+            raise problem from None
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 address
+        scheme = parts.scheme.lower()
+        default = {"http": 80, "https": 443}[scheme]
+        return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
 class OrganizationForm(forms.ModelForm):
     time_zone = forms.ChoiceField(choices=[(tz, tz) for tz in TIME_ZONES])
+    allowed_origins = OriginListField(
+        required=False,
+        label="Allowed origins",
+        help_text="The sites where your embedded forms and tracking script may run, one per line: "
+        "scheme://host[:port], e.g. https://www.example.com.",
+    )
 
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "content_request_turnaround_days"]
+        fields = ["name", "time_zone", "content_request_turnaround_days", "allowed_origins"]
 
 
 class InvitationForm(forms.Form):

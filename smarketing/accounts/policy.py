@@ -37,7 +37,11 @@ ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "leads.view": STAFF,
     "leads.edit": STAFF,
     "leads.manage": MARKETING_EDITORS | {Role.MANAGER},  # bulk owner changes and exports
+    "leads.import": MARKETING_EDITORS | {Role.MANAGER},  # CSV import
+    "webforms.edit": MARKETING_EDITORS,
     "events.ingest": frozenset({Role.ADMIN, Role.MARKETER}),
+    "scoring.view": STAFF,
+    "scoring.edit": MARKETING_EDITORS,
     "personas.view": EVERYONE,
     "personas.edit": MARKETING_EDITORS,
     "definitions.view": EVERYONE,

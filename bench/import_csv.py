@@ -1,0 +1,280 @@
+"""Benchmark: the CSV import (``leads.imports.import_run``) of a large file, on PostgreSQL.
+
+Target (DESIGN.md): 1,000,000 rows with dedupe, streaming, peak memory under 300 MB, at least
+20,000 rows/s. Run from the repository root with a database name that does not exist yet::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smarketing_bench_import \\
+        .venv/bin/python bench/import_csv.py --rows 1000000
+
+It creates and migrates that database, writes a HubSpot-style contacts CSV to a temporary
+file (streamed: a few personal addresses, some invalid emails and duplicate rows, companies
+shared by domain), uploads it through ``import_upload`` (encoding and header checks), and
+runs the import service directly, not through Celery, twice: a first job that creates the
+leads, then a second job on the same file, which must create none. Personas and an active
+scoring model are set up so every row is persona-matched and fit-scored. It prints one JSON
+line and drops the database (unless ``--keep``). ``--profile`` prints the first run's top
+functions (cProfile) on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import csv
+import json
+import os
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SLUG = "bench-import"
+TITLES = [
+    "Marketing Manager",
+    "Head of Marketing",
+    "VP Sales",
+    "Sales Director",
+    "CTO",
+    "IT Manager",
+    "Operations Lead",
+    "Founder",
+    "Demand Generation Manager",
+    "Software Engineer",
+]
+INDUSTRIES = ["Software", "SaaS", "Manufacturing", "Logistics", "Financial services", "Retail"]
+COUNTRIES = ["GB", "DE", "NL", "FR", "US", "SE"]
+HEADER = [
+    "Record ID",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Phone Number",
+    "Job Title",
+    "Company Name",
+    "Company Domain Name",
+    "Industry",
+    "Number of Employees",
+    "Country/Region",
+    "Lifecycle Stage",
+]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="data rows in the file (default 1000000)")
+    parser.add_argument("--companies", type=int, default=100_000, help="distinct company domains (default 100000)")
+    parser.add_argument("--chunk-size", type=int, default=None, help="rows per chunk (default: the service's)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the first run; top functions on stderr")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args(argv)
+    if args.rows < 1 or args.companies < 1:
+        parser.error("--rows and --companies must be at least 1")
+    return args
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux (bytes on macOS).
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def check_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres") or parts.hostname != "127.0.0.1" or not parts.path.strip("/"):
+        raise SystemExit("Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/<a new database name>.")
+    return parts.path.strip("/")
+
+
+def maintenance(statement, *params) -> list:
+    """Run one statement on the server's ``postgres`` database (CREATE/DROP DATABASE)."""
+    import psycopg2
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    conn_params = {"dbname": "postgres", "user": db.get("USER"), "password": db.get("PASSWORD")}
+    conn_params.update({"host": db.get("HOST"), "port": db.get("PORT")})
+    conn = psycopg2.connect(**{k: v for k, v in conn_params.items() if v})
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement, params or None)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
+
+
+def write_csv(path: Path, rows: int, companies: int) -> None:
+    """A HubSpot-style export: 8% personal addresses, 0.5% invalid emails, 1% repeated rows."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            n = i
+            if i % 100 == 99 and i > 1000:
+                n = i - 1001  # the same person again, further down the file
+            company = n % companies
+            if n % 25 == 3 or n % 25 == 17:
+                email, domain = f"person{n}@gmail.com", ""
+            else:
+                domain = f"co{company}.example"
+                email = f"Person{n}@{domain}" if n % 7 == 0 else f"person{n}@{domain}"
+            if i % 200 == 150:
+                email = f"person{n} at co{company}.example"  # not an email
+            writer.writerow(
+                [
+                    n + 1,
+                    f"First{n % 997}",
+                    f"Last{n % 991}",
+                    email,
+                    f"+44 20 7946 {n % 10_000:04d}",
+                    TITLES[n % len(TITLES)],
+                    f"Company {company}",
+                    domain,
+                    INDUSTRIES[company % len(INDUSTRIES)],
+                    10 + (company * 37) % 5000,
+                    COUNTRIES[company % len(COUNTRIES)],
+                    "lead",
+                ]
+            )
+
+
+def setup_org():
+    from leads.models import ScoringModel
+    from personas.models import Persona
+    from smarketing.accounts.models import Membership, Organization, User
+
+    Organization.objects.filter(slug=SLUG).delete()
+    org = Organization.objects.create(slug=SLUG, name="Bench import")
+    user = User.objects.create(email="bench-import@example.test")
+    admin = Membership.objects.create(organization=org, user=user, role=Membership.Role.ADMIN)
+    Persona.objects.create(
+        organization=org,
+        name="Marketing Mary",
+        industries=["Software", "SaaS"],
+        title_keywords=["marketing", "demand generation"],
+        company_size_min=50,
+        company_size_max=1000,
+        countries=["GB", "DE", "NL", "US"],
+    )
+    Persona.objects.create(
+        organization=org,
+        name="Ops Oliver",
+        industries=["Software", "Manufacturing", "Logistics", "Financial services"],
+        title_keywords=["operations", "IT"],
+        company_size_min=200,
+        company_size_max=2000,
+    )
+    Persona.objects.create(organization=org, name="Sales Sam", title_keywords=["sales"], countries=["US", "GB"])
+    ScoringModel.objects.create(
+        organization=org,
+        version=1,
+        status=ScoringModel.Status.ACTIVE,
+        persona_match_points=15,
+        fit_rules=[
+            {"attribute": "country", "operator": "in", "value": ["GB", "DE", "US"], "points": 10},
+            {"attribute": "company_size", "operator": "gte", "value": 200, "points": 10},
+            {"attribute": "title", "operator": "contains", "value": "head", "points": 10},
+        ],
+    )
+    return org, admin
+
+
+def one_job(org, admin, path: Path, args) -> dict:
+    """Upload the file as a new job, map it as suggested, run it: its figures."""
+    from django.core.files import File
+
+    from leads.imports import Mode, import_run, import_upload, suggest_mapping
+
+    t0 = time.perf_counter()
+    with path.open("rb") as f:
+        job = import_upload(org=org, actor=admin, upload=File(f, name="contacts.csv"))
+    upload_s = time.perf_counter() - t0
+    job.params |= {"mapping": suggest_mapping(job.params["columns"]), "mode": Mode.SKIP}
+    job.save(update_fields=["params"])
+
+    profiler = cProfile.Profile() if args.profile else None
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    job = import_run(job_id=job.pk, chunk_size=args.chunk_size)
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - t0
+    if profiler:
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(25)
+        stats.sort_stats("cumulative").print_stats(30)
+    if job.status != "done":
+        raise SystemExit(f"import failed: {job.error}")
+    return {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(job.done / seconds) if seconds else None,
+        "upload_check_s": round(upload_s, 2),
+        **job.result,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    name = check_database_url()
+    media = tempfile.TemporaryDirectory(prefix="bench-import-media-")
+    # DEBUG=false as in production: with DEBUG, Django keeps the SQL of every query.
+    os.environ.update({"DEBUG": "false", "SECRET_KEY": "bench-not-secret-" + "x" * 40, "MEDIA_ROOT": media.name})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smarketing.settings")
+    sys.path.insert(0, str(REPO_ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from leads.models import Lead, StageChange
+
+    if maintenance("SELECT 1 FROM pg_database WHERE datname = %s", name):
+        raise SystemExit(f"Database {name} exists: name a new one (it may be someone's data).")
+    maintenance(f'CREATE DATABASE "{name}"')
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+        org, admin = setup_org()
+        with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+            path = Path(tmp) / "contacts.csv"
+            t0 = time.perf_counter()
+            write_csv(path, args.rows, args.companies)
+            log(f"wrote {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
+            first = one_job(org, admin, path, args)
+            log(f"first run: {first}")
+            second = one_job(org, admin, path, argparse.Namespace(**{**vars(args), "profile": False}))
+            log(f"second run: {second}")
+            file_mb = round(path.stat().st_size / 1e6, 1)
+        result = {
+            "bench": "import_csv",
+            "database": connection.vendor,
+            "rows": args.rows,
+            "file_mb": file_mb,
+            "first": first,
+            "second": second,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "leads_in_org": Lead.objects.filter(organization=org).count(),
+            "stage_changes_in_org": StageChange.objects.filter(organization=org).count(),
+        }
+        print(json.dumps(result), flush=True)
+    finally:
+        connection.close()
+        if not args.keep:
+            maintenance(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        media.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1131 @@
+"""CSV import of leads: upload, column mapping, preview, and the streamed, idempotent import.
+
+The flow: ``import_upload`` checks a file (size, encoding, header) and keeps it on a ``Job``
+of kind import; ``suggest_mapping`` proposes a lead attribute for each column from header
+names it knows (our own export, a HubSpot contacts export, a Salesforce leads export);
+``import_preview`` shows the first rows as they would be imported; ``import_start`` saves the
+mapping and queues ``leads.tasks.import_leads``, whose body is ``import_run``.
+
+What ``import_run`` promises:
+
+- **Streaming.** The stored file is read row by row (``csv`` over a text wrapper) and written
+  in chunks of ``CHUNK_SIZE`` rows, each chunk one transaction that also records the job's
+  progress: memory stays flat whatever the file's size, the progress bar moves chunk by chunk,
+  and a crash loses nothing already committed.
+- **The rules of lead create.** Each row is checked by ``leads.services._validate`` (the same
+  rules as a page, the API or a form) plus the columns' lengths. A row with a problem is not
+  imported; each problem is a line of the errors CSV (the line number as in the file, the
+  header being line 1). Formula-looking cells are stored as text: only an export can run
+  them, and ``leads.exports.safe_cell`` neutralises them there (and in the errors CSV).
+- **Dedupe by email**, case-insensitively. A lead that exists already is skipped, or with
+  mode "update" given the row's non-empty values (empty cells never erase anything). A row
+  whose email an earlier row of the file already created is not imported: it is reported as
+  "Duplicate of line N". (Rows naming a lead that existed before the import each update it,
+  in file order, or are each skipped.)
+- **Idempotent.** Every lead the job creates gets its stage change (from none to ``lead``)
+  with rule ``import:<job id>`` and the line it came from. Run again (a redelivered task, a
+  retry after a crash), the job recognises its own leads by email and writes nothing twice;
+  their rows still count as created by the job. The same file imported by another job
+  creates nothing: every row then names an existing lead.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import logging
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, OperationalError, connection, reset_queries, transaction
+from django.db.models import JSONField, Model, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from leads.exports import safe_cell
+from leads.models import BuyerStage, Company, Job, Lead, ScoringModel, Seniority, StageChange
+from leads.scoring import fit_points
+from leads.services import (
+    FREE_MAIL_DOMAINS,
+    MAX_FIELD,
+    LeadInput,
+    _apply,
+    _validate,
+    active_scoring_model,
+    lead_attributes,
+)
+from personas.matching import match_persona
+from personas.models import Persona
+from personas.selectors import definitions_in_force
+from smarketing.accounts.models import Membership, Organization
+from smarketing.accounts.tenancy import get_for_org
+from smarketing.errors import Conflict, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MAX_COLUMNS = 500
+CHUNK_SIZE = 2000
+FIT_CACHE_SIZE = 50_000
+PREVIEW_ROWS = 10
+ERROR_VALUE_CHARS = 200
+NOT_TEXT = "The file is not UTF-8 text; save it as CSV UTF-8."
+# Errors worth a retry of the whole task (storage or database briefly away); the job is
+# marked failed meanwhile, and a retry picks up idempotently.
+RETRYABLE_ERRORS = (OSError, OperationalError)
+
+
+class Mode:
+    """What an import does with a row whose email is already a lead."""
+
+    SKIP = "skip"
+    UPDATE = "update"
+    CHOICES = [(SKIP, "Skip existing leads"), (UPDATE, "Update existing leads with the file's non-empty values")]
+
+
+# The lead attributes a column can fill, in the order the mapping page offers them.
+ATTRIBUTES = [
+    ("email", "Email"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("title", "Job title"),
+    ("seniority", "Seniority"),
+    ("phone", "Phone"),
+    ("company_name", "Company name"),
+    ("company_domain", "Company domain / website"),
+    ("industry", "Industry"),
+    ("company_size", "Company size (employees)"),
+    ("country", "Country (two-letter code)"),
+    ("buyer_stage", "Buyer stage"),
+]
+ATTRIBUTE_LABELS = dict(ATTRIBUTES)
+
+# Header names we recognise, compacted (lower case, letters and digits only): our own export,
+# HubSpot's contacts export, Salesforce's leads report and Data Loader export, and common
+# spellings. When two columns claim one attribute, the first (leftmost) gets it.
+KNOWN_HEADERS = {
+    "email": ["email", "emailaddress", "workemail", "businessemail", "primaryemail"],
+    "first_name": ["firstname", "givenname", "forename"],
+    "last_name": ["lastname", "surname", "familyname"],
+    "title": ["title", "jobtitle", "position"],
+    "seniority": ["seniority", "senioritylevel", "hsseniority"],
+    "phone": [
+        "phone",
+        "phonenumber",
+        "telephone",
+        "workphone",
+        "businessphone",
+        "mobile",
+        "mobilephone",
+        "mobilephonenumber",
+    ],
+    "company_name": [
+        "company",
+        "companyname",
+        "companyaccount",
+        "account",
+        "accountname",
+        "organization",
+        "organisation",
+        "associatedcompany",
+        "employer",
+    ],
+    "company_domain": ["companydomain", "companydomainname", "domain", "website", "websiteurl", "companywebsite"],
+    "industry": ["industry"],
+    "company_size": ["companysize", "numberofemployees", "noofemployees", "employees", "employeecount", "headcount"],
+    "country": ["country", "countryregion", "countrycode"],
+    "buyer_stage": ["buyerstage"],
+}
+_HEADER_TO_ATTRIBUTE = {name: attribute for attribute, names in KNOWN_HEADERS.items() for name in names}
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.casefold())
+
+
+def _choice_lookup(choices: type) -> dict[str, str]:
+    """Values and labels of a TextChoices, compacted, to the value ("C-level" → "c_level")."""
+    lookup = {}
+    for value, label in choices.choices:
+        lookup[_compact(value)] = value
+        lookup[_compact(label)] = value
+    return lookup
+
+
+SENIORITY_LOOKUP = _choice_lookup(Seniority)
+BUYER_STAGE_LOOKUP = _choice_lookup(BuyerStage)
+# Column lengths the database enforces; _validate only knows the 10,000-character cap.
+LENGTH_LIMITS = {
+    "email": Lead._meta.get_field("email").max_length,
+    "first_name": Lead._meta.get_field("first_name").max_length,
+    "last_name": Lead._meta.get_field("last_name").max_length,
+    "title": Lead._meta.get_field("title").max_length,
+    "phone": Lead._meta.get_field("phone").max_length,
+    "company_name": Lead._meta.get_field("company_name").max_length,
+    "company_domain": Company._meta.get_field("domain").max_length,
+    "industry": Company._meta.get_field("industry").max_length,
+}
+_LINE_IN_REASON = re.compile(r"line (\d+)")
+_NOT_TEXT_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+# --- Upload: the file's encoding and header ---------------------------------------------
+
+
+def detect_encoding(chunks: Iterable[bytes], again: Iterable[bytes]) -> str:
+    """``utf-8-sig`` for UTF-8 (with or without a byte-order mark), else ``cp1252`` for a
+    Windows/Latin-1 text file; anything else (UTF-16, a spreadsheet, binary) is refused.
+
+    ``chunks`` and ``again`` are two passes over the same bytes: the second is read only when
+    UTF-8 fails. cp1252 covers Latin-1's printable characters; the bytes where they differ
+    (0x80–0x9F) are control characters in Latin-1, so a file needing Latin-1 is not text.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    empty = True
+    try:
+        for chunk in chunks:
+            empty = empty and not chunk
+            if b"\x00" in chunk:
+                raise InvalidInput(NOT_TEXT, field="file")
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        pass
+    else:
+        if empty:
+            raise InvalidInput("The file is empty.", field="file")
+        return "utf-8-sig"
+    for chunk in again:
+        if _NOT_TEXT_BYTES.search(chunk):
+            raise InvalidInput(NOT_TEXT, field="file")
+        try:
+            chunk.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InvalidInput(NOT_TEXT, field="file") from None
+    return "cp1252"
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """The header line's separator: a comma, or the semicolon or tab some spreadsheets use."""
+    counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_header(stream: IO[bytes], encoding: str) -> tuple[list[str], str, bool]:
+    """The header's column names, the delimiter, and whether at least one row follows."""
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+    try:
+        first_line = text.readline()
+        delimiter = sniff_delimiter(first_line)
+        text.seek(0)
+        reader = csv.reader(text, delimiter=delimiter)
+        try:
+            header = next(reader, [])
+            has_rows = any(any(cells) for cells in _take(reader, 1000))
+        except csv.Error as exc:
+            raise InvalidInput(f"The file is not a readable CSV: {exc}.", field="file") from None
+    finally:
+        text.detach()
+    return [name.strip() for name in header], delimiter, has_rows
+
+
+def _take(reader: Iterator[list[str]], count: int) -> Iterator[list[str]]:
+    for _, cells in zip(range(count), reader, strict=False):
+        yield cells
+
+
+@transaction.atomic
+def import_upload(*, org: Organization, actor: Membership, upload: File, now: datetime | None = None) -> Job:
+    """Check an uploaded CSV and keep it on a new import job (waiting for its column mapping)."""
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise InvalidInput(
+            f"The file is {upload.size / 1024 / 1024:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 1024 // 1024} MB.",
+            field="file",
+        )
+    encoding = detect_encoding(upload.chunks(), upload.chunks())
+    upload.seek(0)
+    columns, delimiter, has_rows = _read_header(upload, encoding)
+    upload.seek(0)
+    if not any(columns):
+        raise InvalidInput("The first line should name the columns (email, first name …); it is empty.", field="file")
+    if len(columns) > MAX_COLUMNS:
+        raise InvalidInput(f"The file has {len(columns)} columns; the limit is {MAX_COLUMNS}.", field="file")
+    if not has_rows:
+        raise InvalidInput("The file has a header but no rows to import.", field="file")
+    original_name = (upload.name or "import.csv").rsplit("/", 1)[-1][:200]
+    upload.name = "import.csv"  # the stored name is ours, not the uploader's
+    return Job.objects.create(
+        organization=org,
+        kind=Job.Kind.IMPORT,
+        created_by=actor,
+        created_at=now or timezone.now(),
+        file=upload,
+        params={
+            "file_name": original_name,
+            "size": upload.size,
+            "encoding": encoding,
+            "delimiter": delimiter,
+            "columns": columns,
+        },
+    )
+
+
+# --- Mapping ----------------------------------------------------------------------------
+
+
+def suggest_mapping(columns: list[str]) -> list[str]:
+    """A lead attribute (or "" for ignore) for each column, from the header names we know."""
+    taken: set[str] = set()
+    mapping = []
+    for name in columns:
+        attribute = _HEADER_TO_ATTRIBUTE.get(_compact(name), "")
+        if attribute in taken:
+            attribute = ""
+        taken.add(attribute)
+        mapping.append(attribute)
+    return mapping
+
+
+def validate_mapping(mapping: list[str], columns: list[str]) -> None:
+    """An import needs the email column, and each attribute from one column at most."""
+    if len(mapping) != len(columns) or any(a and a not in ATTRIBUTE_LABELS for a in mapping):
+        raise InvalidInput("Map each column to a lead attribute or ignore it.")
+    if "email" not in mapping:
+        raise InvalidInput("Choose the column that holds the email address: leads are matched by email.")
+    for attribute in ATTRIBUTE_LABELS:
+        used = [columns[i] or f"column {i + 1}" for i, a in enumerate(mapping) if a == attribute]
+        if len(used) > 1:
+            raise InvalidInput(f"{ATTRIBUTE_LABELS[attribute]} comes from {' and '.join(used)}: choose one column.")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to read one row: (column index, attribute) pairs and each attribute's header name."""
+
+    pairs: tuple[tuple[int, str], ...]
+    headers: dict[str, str]
+    width: int
+
+    @classmethod
+    def of(cls, columns: list[str], mapping: list[str]) -> Plan:
+        pairs = tuple((i, a) for i, a in enumerate(mapping) if a)
+        headers = {a: columns[i] or f"Column {i + 1}" for i, a in pairs}
+        return cls(pairs=pairs, headers=headers, width=len(columns))
+
+
+# --- One row ----------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    line: int
+    column: str
+    value: str
+    message: str
+
+
+def _domain(value: str) -> str:
+    """A website or domain as a bare domain: "https://www.Acme.com/about" → "acme.com"."""
+    value = value.strip().lower()
+    if "//" in value:
+        value = value.split("//", 1)[1]
+    return value.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0].removeprefix("www.")
+
+
+def _size(value: str) -> int | None:
+    """An employee count ("1,200", "1200.0"); None when it is not a whole number."""
+    text = value.replace(",", "").replace("_", "").replace(" ", "").replace("\u00a0", "")
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and abs(number) < 2**31 else None
+
+
+def parse_row(cells: list[str], plan: Plan, line: int, org: Organization) -> tuple[LeadInput, list[Problem]]:
+    """The row as lead attributes (empty cells are "not given"), and its problems, if any."""
+    values: dict[str, object] = {}
+    raw: dict[str, str] = {}
+    problems: list[Problem] = []
+    width = len(cells)
+    for index, attribute in plan.pairs:
+        value = cells[index].strip() if index < width else ""
+        if not value:
+            continue
+        raw[attribute] = value
+        if attribute == "email":
+            value = value.lower()
+        elif attribute == "country":
+            value = value.upper()
+        elif attribute == "seniority":
+            value = SENIORITY_LOOKUP.get(_compact(value), value)
+        elif attribute == "buyer_stage":
+            value = BUYER_STAGE_LOOKUP.get(_compact(value), value)
+        elif attribute == "company_domain":
+            value = _domain(value)
+        elif attribute == "company_size":
+            size = _size(value)
+            if size is None:
+                problems.append(_problem(line, plan, attribute, value, "Company size is a number of employees."))
+                continue
+            value = size
+        values[attribute] = value
+    data = LeadInput(**values)
+    if "email" not in values:
+        problems.append(_problem(line, plan, "email", "", "A lead needs an email address."))
+    try:
+        _validate(org, data)
+    except InvalidInput:
+        # Rare: name every problem of the row, not only the first, by checking each value alone.
+        for attribute, value in values.items():
+            try:
+                _validate(org, LeadInput(**{attribute: value}))
+            except InvalidInput as exc:
+                problems.append(_problem(line, plan, attribute, raw[attribute], exc.message))
+    for attribute, limit in LENGTH_LIMITS.items():
+        value = values.get(attribute)
+        if value is not None and limit < len(value) <= MAX_FIELD:
+            message = f"{ATTRIBUTE_LABELS[attribute]} is {len(value)} characters; the limit is {limit}."
+            problems.append(_problem(line, plan, attribute, raw[attribute], message))
+    return data, problems
+
+
+def _problem(line: int, plan: Plan, attribute: str, value: object, message: str) -> Problem:
+    return Problem(line=line, column=plan.headers.get(attribute, attribute), value=str(value), message=message)
+
+
+# --- Reading the stored file ------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    line: int
+    cells: list[str]
+    error: str = ""
+
+
+@contextmanager
+def _records(job: Job) -> Iterator[Iterator[Record]]:
+    """The file's data rows with the line each starts on (the header is line 1); blank rows
+    are left out. A row the csv module cannot read is a record with ``error`` set."""
+    raw = job.file.storage.open(job.file.name, "rb")
+    text = io.TextIOWrapper(raw, encoding=job.params["encoding"], newline="")
+    try:
+        reader = csv.reader(text, delimiter=job.params["delimiter"])
+        next(reader, None)
+        yield _numbered(reader)
+    finally:
+        text.close()
+
+
+def _numbered(reader) -> Iterator[Record]:
+    previous = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line, previous = previous + 1, reader.line_num
+            yield Record(line=line, cells=[], error=f"The row could not be read: {exc}.")
+            continue
+        line, previous = previous + 1, reader.line_num
+        if any(cells):
+            yield Record(line=line, cells=cells)
+
+
+def _estimate_rows(job: Job) -> int:
+    """Data rows in the file, counted cheaply by line ends (a quoted line break in a cell
+    counts one too many; the job's total is set to the real count when it finishes)."""
+    lines, last = 0, b""
+    with job.file.storage.open(job.file.name, "rb") as raw:
+        while block := raw.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block
+    if last and not last.endswith(b"\n"):
+        lines += 1
+    return max(lines - 1, 0)
+
+
+# --- Preview ----------------------------------------------------------------------------
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    values: list[object]  # in the order of the mapped columns
+    problems: list[str]
+    outcome: str
+
+
+def import_preview(*, job: Job, mapping: list[str], mode: str, limit: int = PREVIEW_ROWS) -> list[PreviewRow]:
+    """The first rows as they would be imported, with their problems and what would happen."""
+    plan = Plan.of(job.params["columns"], mapping)
+    parsed = []
+    with _records(job) as records:
+        for record in _take(records, limit):
+            if record.error:
+                parsed.append((record, None, [record.error]))
+                continue
+            data, problems = parse_row(record.cells, plan, record.line, job.organization)
+            parsed.append((record, data, [f"{p.column}: {p.message}" for p in problems]))
+    emails = [data.email for _, data, problems in parsed if data is not None and data.email and not problems]
+    existing = set(
+        Lead.objects.for_org(job.organization)
+        .annotate(email_ci=Lower("email"))
+        .filter(email_ci__in=emails)
+        .values_list("email_ci", flat=True)
+    )
+    rows, seen = [], {}
+    for record, data, problems in parsed:
+        if problems:
+            outcome = "not imported"
+        elif data.email in seen:
+            outcome = f"duplicate of line {seen[data.email]}"
+        elif data.email in existing:
+            outcome = "updates the existing lead" if mode == Mode.UPDATE else "skipped: already a lead"
+        else:
+            outcome = "new lead"
+        if data is not None and data.email and not problems:
+            seen.setdefault(data.email, record.line)
+        values = [getattr(data, a) if data is not None else None for _, a in plan.pairs]
+        rows.append(PreviewRow(line=record.line, values=values, problems=problems, outcome=outcome))
+    return rows
+
+
+# --- Start ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_start(*, job: Job, mapping: list[str], mode: str, now: datetime | None = None) -> Job:
+    """Save the column mapping and queue the import (once: a second start is a conflict)."""
+    from leads.tasks import import_leads
+
+    validate_mapping(mapping, job.params["columns"])
+    if mode not in (Mode.SKIP, Mode.UPDATE):
+        raise InvalidInput("Choose whether existing leads are skipped or updated.", field="mode")
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != Job.Status.PENDING or job.params.get("queued_at"):
+        raise Conflict("This import has already been started.")
+    job.params = {**job.params, "mapping": mapping, "mode": mode, "queued_at": (now or timezone.now()).isoformat()}
+    job.save(update_fields=["params"])
+    import_leads.delay_on_commit(job.pk)
+    return job
+
+
+# --- The import -------------------------------------------------------------------------
+
+
+@dataclass
+class Counts:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+    def plus(self, other: Counts) -> Counts:
+        return Counts(**{k: v + getattr(other, k) for k, v in self.__dict__.items()})
+
+
+@dataclass
+class Row:
+    line: int
+    data: LeadInput
+    email: str
+
+
+@dataclass
+class Context:
+    """What every chunk of one run needs, loaded once."""
+
+    job: Job
+    org: Organization
+    mode: str
+    plan: Plan
+    rule: str
+    personas: list[Persona]
+    model: ScoringModel | None
+    definitions_id: int | None
+    now: datetime | None
+    fit_uses_email_domain: bool = False
+    scratch_lead: Lead = field(default_factory=Lead)
+    scratch_company: Company = field(default_factory=Company)
+    fit_cache: dict[tuple, tuple[int | None, int, list[dict]]] = field(default_factory=dict)
+
+
+def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | None = None) -> Job:
+    """Run an import job to the end: running → done, or failed with the reason.
+
+    A job already done is left alone (a redelivered task). Anything else (waiting, running
+    when a worker died, failed) runs from the top; rows already imported are recognised by
+    email and not written twice. An unexpected error fails the job with its message and is
+    logged, not raised: the job is the report, and what was committed stays. Errors worth a
+    retry (``RETRYABLE_ERRORS``) are raised for the task's retry policy.
+    """
+    job = Job.objects.select_related("organization").get(pk=job_id, kind=Job.Kind.IMPORT)
+    if job.status == Job.Status.DONE:
+        return job
+    if "mapping" not in job.params:
+        raise Conflict("This import has no column mapping yet.")
+    if job.errors_file:
+        job.errors_file.delete(save=False)
+    job.errors_file = ""
+    job.status, job.started_at, job.finished_at, job.error = Job.Status.RUNNING, timezone.now(), None, ""
+    job.done, job.result, job.total = 0, {}, _estimate_rows(job)
+    job.save(update_fields=["status", "started_at", "finished_at", "error", "done", "result", "total", "errors_file"])
+    try:
+        counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now)
+    except Exception as exc:
+        job.refresh_from_db(fields=["done", "result"])
+        job.status, job.finished_at = Job.Status.FAILED, timezone.now()
+        job.error = (
+            f"The import stopped after {job.done} rows ({type(exc).__name__}: {exc}). "
+            "The rows before that are imported; running it again carries on without duplicates."
+        )[:2000]
+        job.save(update_fields=["status", "finished_at", "error"])
+        if isinstance(exc, RETRYABLE_ERRORS):
+            raise
+        logger.exception("Import job %s failed", job.pk)
+        return job
+    job.status, job.finished_at, job.total, job.done = Job.Status.DONE, timezone.now(), counts.rows, counts.rows
+    job.result = counts.as_dict()
+    job.save(update_fields=["status", "finished_at", "total", "done", "result", "errors_file"])
+    return job
+
+
+def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
+    org = job.organization
+    ctx = Context(
+        job=job,
+        org=org,
+        mode=job.params.get("mode", Mode.SKIP),
+        plan=Plan.of(job.params["columns"], job.params["mapping"]),
+        rule=f"import:{job.pk}",
+        personas=list(Persona.objects.for_org(org).filter(archived_at=None).order_by("pk")),
+        model=active_scoring_model(org),
+        definitions_id=getattr(definitions_in_force(org=org, at=now or timezone.now()), "pk", None),
+        now=now,
+    )
+    ctx.fit_uses_email_domain = bool(ctx.model) and any(
+        rule.get("attribute") == "email_domain" for rule in ctx.model.fit_rules
+    )
+    counts = Counts()
+    # Problems go to a temporary file as they are found (there may be a million of them).
+    with tempfile.TemporaryFile() as raw_errors:
+        errors_text = io.TextIOWrapper(raw_errors, encoding="utf-8-sig", newline="")
+        try:
+            errors = csv.writer(errors_text)
+            errors.writerow(["line", "column", "value", "error"])
+            with _records(job) as records:
+                while chunk := list(_take(records, chunk_size)):
+                    counts, problems = _import_chunk(ctx, chunk, before=counts)
+                    for p in problems:
+                        errors.writerow([p.line, safe_cell(p.column), safe_cell(_clip(p.value)), safe_cell(p.message)])
+                    if settings.DEBUG:
+                        reset_queries()  # with DEBUG on, Django keeps every statement: megabytes per chunk
+            errors_text.flush()
+        finally:
+            errors_text.detach()
+        if counts.errors or counts.duplicates:
+            raw_errors.seek(0)
+            job.errors_file.save(f"import-{job.pk}-errors.csv", File(raw_errors), save=False)
+    return counts
+
+
+def _clip(value: str) -> str:
+    return value if len(value) <= ERROR_VALUE_CHARS else value[:ERROR_VALUE_CHARS] + "…"
+
+
+def _import_chunk(ctx: Context, records: list[Record], *, before: Counts) -> tuple[Counts, list[Problem]]:
+    """Validate a chunk's rows, then write them in one transaction with the job's progress;
+    returns the counts so far (``before`` plus this chunk's) and the chunk's problems."""
+    counts = Counts(rows=len(records))
+    problems: list[Problem] = []
+    rows: list[Row] = []
+    for record in records:
+        if record.error:
+            problems.append(Problem(record.line, "", "", record.error))
+            counts.errors += 1
+            continue
+        data, row_problems = parse_row(record.cells, ctx.plan, record.line, ctx.org)
+        if row_problems:
+            problems.extend(row_problems)
+            counts.errors += 1
+        else:
+            rows.append(Row(line=record.line, data=data, email=data.email))
+    # A lead with the same email created meanwhile by someone else fails the insert: try
+    # again, and the second look finds it.
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                written, duplicates = _write(ctx, rows)
+                result = before.plus(counts).plus(written)
+                Job.objects.filter(pk=ctx.job.pk).update(done=result.rows, result=result.as_dict())
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    problems.extend(duplicates)
+    problems.sort(key=lambda p: p.line)
+    return result, problems
+
+
+def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
+    """Lead ids by lower-cased email, for the emails that are leads already."""
+    if not emails:
+        return {}
+    if connection.vendor == "postgresql":
+        return dict(_probe(Lead, "id", "organization_id = %s AND lower(email) = k.key", [org.pk], emails))
+    leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
+    return dict(leads.values_list("email_ci", "pk"))
+
+
+def _own_lines(ctx: Context, lead_ids: Iterable[int]) -> dict[int, int]:
+    """The file line each of these leads was created from by this job, if this job created it."""
+    ids = list(lead_ids)
+    if not ids:
+        return {}
+    if connection.vendor == "postgresql":
+        found = _probe(StageChange, "reason", "lead_id = k.key AND rule = %s", [ctx.rule], ids, key_type="bigint")
+    else:
+        changes = StageChange.objects.filter(organization=ctx.org, rule=ctx.rule, lead_id__in=ids)
+        found = changes.values_list("lead_id", "reason")
+    lines = {}
+    for lead_id, reason in found:
+        match = _LINE_IN_REASON.search(reason)
+        if match:
+            lines[lead_id] = int(match.group(1))
+    return lines
+
+
+def _probe(
+    model: type[Model], columns: str, condition: str, params: list, keys: list, *, key_type: str = "text"
+) -> list[tuple]:
+    """``(key, *columns)`` of the first ``model`` row matching ``condition`` for each key, by one
+    index probe per key (PostgreSQL, ``LATERAL … LIMIT 1``).
+
+    A plain ``IN`` list of 2,000 keys lets the planner choose a sequential scan, and during an
+    import the table's statistics lag behind the rows the import itself adds: the probes keep
+    each chunk's lookups at a few milliseconds whatever the table's size.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = (
+        f"SELECT k.key, m.* FROM unnest(%s::{key_type}[]) AS k(key) "  # noqa: S608 (identifiers from code)
+        f"CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE {condition} LIMIT 1) AS m"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [keys, *params])
+        return cursor.fetchall()
+
+
+def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
+    """Write a chunk's valid rows: new leads, updates (or skips) of existing ones; duplicates reported."""
+    counts, duplicates = Counts(), []
+    existing = _existing_ids(ctx.org, [row.email for row in rows])
+    own = _own_lines(ctx, existing.values())
+    new_rows: list[Row] = []
+    created_at_line: dict[str, int] = {}
+    updates: list[tuple[int, Row]] = []
+    for row in rows:
+        lead_id = existing.get(row.email)
+        original = created_at_line.get(row.email) if lead_id is None else own.get(lead_id)
+        if original is not None and original != row.line:
+            message = f"Duplicate of line {original}; not imported."
+            duplicates.append(Problem(row.line, ctx.plan.headers["email"], row.email, message))
+            counts.duplicates += 1
+        elif original is not None:
+            counts.created += 1  # created by this job in an earlier run
+        elif lead_id is None:
+            created_at_line[row.email] = row.line
+            new_rows.append(row)
+        elif ctx.mode == Mode.UPDATE:
+            updates.append((lead_id, row))
+        else:
+            counts.skipped += 1
+    now = ctx.now or timezone.now()
+    companies = _companies(ctx, new_rows + [row for _, row in updates if _names_company(row.data)], now)
+    counts.created += _create(ctx, new_rows, companies, now)
+    updated = _update(ctx, updates, companies, now)
+    counts.updated += updated
+    counts.skipped += len(updates) - updated
+    return counts, duplicates
+
+
+def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], now: datetime) -> int:
+    """New leads and their first stage change, as lead_create makes them, in two statements."""
+    if not rows:
+        return 0
+    leads: dict[str, list] = {name: [] for name in NEW_LEAD_COLUMNS}
+    for row in rows:
+        data, company = row.data, companies.get(row.line)
+        title, seniority = data.title or "", data.seniority or ""
+        persona_id, fit, why = _fit(ctx, title=title, seniority=seniority, email=row.email, company=company)
+        for name, value in (
+            ("email", row.email),
+            ("first_name", data.first_name or ""),
+            ("last_name", data.last_name or ""),
+            ("title", title),
+            ("seniority", seniority),
+            ("phone", data.phone or ""),
+            ("company_name", data.company_name or ""),
+            ("company_id", company.pk if company else None),
+            ("buyer_stage", data.buyer_stage or ""),
+            ("persona_id", persona_id),
+            ("fit_score", fit),
+            ("total_score", fit),
+            ("score_explanation", {"fit": why}),
+        ):
+            leads[name].append(value)
+    n = len(rows)
+    leads |= {
+        "organization_id": [ctx.org.pk] * n,
+        "lifecycle_stage": [Lead.Stage.LEAD.value] * n,
+        "engagement_score": [0.0] * n,
+        "created_at": [now] * n,
+        "updated_at": [now] * n,
+    }
+    ids = _insert(Lead, leads)
+    _insert(
+        StageChange,
+        {
+            "organization_id": [ctx.org.pk] * n,
+            "lead_id": ids,
+            "from_stage": [""] * n,
+            "to_stage": [Lead.Stage.LEAD.value] * n,
+            "changed_at": [now] * n,
+            "actor_id": [ctx.job.created_by_id] * n,
+            "rule": [ctx.rule] * n,
+            "reason": [f"Imported from line {row.line}" for row in rows],
+            "total_score": leads["total_score"],
+            "definitions_version_id": [ctx.definitions_id] * n,
+            "scoring_model_id": [ctx.model.pk if ctx.model else None] * n,
+        },
+    )
+    return n
+
+
+NEW_LEAD_COLUMNS = [
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "phone",
+    "company_name",
+    "company_id",
+    "buyer_stage",
+    "persona_id",
+    "fit_score",
+    "total_score",
+    "score_explanation",
+]
+UPDATE_FIELDS = [
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "phone",
+    "company_name",
+    "buyer_stage",
+    "company",
+    "persona",
+    "fit_score",
+    "total_score",
+    "score_explanation",
+    "updated_at",
+]
+
+
+def _update(ctx: Context, updates: list[tuple[int, Row]], companies: dict[int, Facts | None], now: datetime) -> int:
+    """Give existing leads the rows' non-empty values, as lead_update does; how many rows changed
+    a lead (the others are counted as skipped: nothing new)."""
+    if not updates:
+        return 0
+    leads = Lead.objects.select_related("company").in_bulk([lead_id for lead_id, _ in updates])
+    facts = {pk: _facts_of(lead.company) for pk, lead in leads.items()}
+    before = {pk: _state(lead, facts[pk]) for pk, lead in leads.items()}
+    for lead_id, row in updates:
+        lead = leads[lead_id]
+        _apply(lead, row.data)
+        if _names_company(row.data):
+            facts[lead_id] = company = companies.get(row.line)
+            lead.company_id = company.pk if company else None
+    changed = []
+    for pk, lead in leads.items():
+        lead.persona_id, lead.fit_score, why = _fit(
+            ctx, title=lead.title, seniority=lead.seniority, email=lead.email, company=facts[pk]
+        )
+        lead.score_explanation = {**(lead.score_explanation or {}), "fit": why}
+        lead.total_score = lead.fit_score + round(lead.engagement_score)
+        if _state(lead, facts[pk]) != before[pk]:
+            lead.updated_at = now
+            changed.append(lead)
+    Lead.objects.bulk_update(changed, UPDATE_FIELDS)
+    changed_ids = {lead.pk for lead in changed}
+    return sum(1 for lead_id, _ in updates if lead_id in changed_ids)
+
+
+def _state(lead: Lead, company: Facts | None) -> tuple:
+    return (
+        *(getattr(lead, name) for name in UPDATE_FIELDS[:7]),
+        lead.company_id,
+        (company.industry, company.size, company.country) if company else None,
+        lead.persona_id,
+        lead.fit_score,
+        lead.total_score,
+    )
+
+
+def _names_company(data: LeadInput) -> bool:
+    """Whether a row says anything about the lead's company (lead update then re-resolves it)."""
+    return any(
+        v is not None for v in (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
+    )
+
+
+def _fit(
+    ctx: Context, *, title: str, seniority: str, email: str, company: Facts | None
+) -> tuple[int | None, int, list[dict]]:
+    """Persona (id), fit points and their explanation, as leads.services._rematch finds them.
+
+    Both depend only on the lead's explicit data, so they are worked out once per distinct
+    combination in a run (``match_persona`` and ``fit_points`` are pure given the preloaded
+    personas and scoring model), on a scratch lead and company rather than new instances.
+    """
+    key = (
+        title,
+        seniority,
+        company.industry if company else "",
+        company.size if company else None,
+        company.country if company else "",
+        email.rsplit("@", 1)[-1] if ctx.fit_uses_email_domain else "",
+    )
+    found = ctx.fit_cache.get(key)
+    if found is None:
+        if len(ctx.fit_cache) >= FIT_CACHE_SIZE:
+            ctx.fit_cache.clear()
+        lead, scratch_company = ctx.scratch_lead, ctx.scratch_company
+        lead.email, lead.title, lead.seniority = email, title, seniority
+        if company is None:
+            lead.company = None
+        else:
+            scratch_company.industry, scratch_company.size, scratch_company.country = key[2:5]
+            lead.company = scratch_company
+        lead.persona = match_persona(lead_attributes(lead), personas=ctx.personas)[0]
+        fit, why = fit_points(lead, ctx.model)
+        found = ctx.fit_cache[key] = (lead.persona_id, fit, why)
+    return found
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _insert(model: type[Model], columns: dict[str, list], *, ignore_conflicts: bool = False) -> list[int]:
+    """Insert rows given as columns (attribute name → values); their ids (none when conflicts
+    are ignored: a row that would break a unique constraint is then left out).
+
+    On PostgreSQL the rows go by ``COPY`` (ids drawn from the sequence first), or as arrays
+    (``INSERT … SELECT FROM UNNEST … ON CONFLICT DO NOTHING``) when conflicts are ignored;
+    Django's bulk_create prepares every value through its field, which at a million rows costs
+    more than the database's own work, and its INSERT of literal arrays takes the database
+    twice as long as COPY. Elsewhere (SQLite), bulk_create.
+    """
+    count = len(next(iter(columns.values())))
+    if not count:
+        return []
+    if connection.vendor != "postgresql":
+        objs = [model(**{name: values[i] for name, values in columns.items()}) for i in range(count)]
+        model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return [obj.pk for obj in objs]
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [meta.get_field(name) for name in columns]
+    names = ", ".join(quote(field.column) for field in fields)
+    with connection.cursor() as cursor:
+        if ignore_conflicts:
+            casts = ", ".join(f"%s::{field.db_type(connection).split('(')[0]}[]" for field in fields)
+            params = [
+                [json.dumps(v) for v in values] if isinstance(field, JSONField) else values
+                for field, values in zip(fields, columns.values(), strict=True)
+            ]
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT * FROM UNNEST({casts}) "  # noqa: S608
+                "ON CONFLICT DO NOTHING",
+                params,
+            )
+            return []
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        text = [[str(pk) for pk in ids]]
+        text += [_copy_text(field, values) for field, values in zip(fields, columns.values(), strict=True)]
+        data = io.StringIO("".join("\t".join(row) + "\n" for row in zip(*text, strict=True)))
+        cursor.copy_expert(f"COPY {quote(meta.db_table)} ({quote(meta.pk.column)}, {names}) FROM STDIN", data)
+    return ids
+
+
+def _copy_text(field, values: list) -> list[str]:
+    """Values in COPY's text format (tab-separated; backslash escapes; \\N for null)."""
+    if isinstance(field, JSONField):
+        # Rows often share one explanation object: serialise each object once.
+        serialised: dict[int, str] = {}
+        out = []
+        for value in values:
+            text = serialised.get(id(value))
+            if text is None:
+                text = serialised[id(value)] = json.dumps(value).translate(_COPY_ESCAPES)
+            out.append(text)
+        return out
+    out = []
+    for value in values:
+        if value is None:
+            out.append("\\N")
+        elif isinstance(value, str):
+            out.append(value.translate(_COPY_ESCAPES))
+        elif isinstance(value, datetime):
+            out.append(value.isoformat())
+        else:
+            out.append(str(value))
+    return out
+
+
+def _row_domain(data: LeadInput, email: str) -> str:
+    """The company domain of a row, as leads.services._company_for finds it: the given domain,
+    else the email's unless it is a free-mail address."""
+    domain = (data.company_domain or "").strip().lower().removeprefix("www.")
+    if not domain:
+        domain = email.rsplit("@", 1)[-1].lower()
+        if domain in FREE_MAIL_DOMAINS:
+            domain = ""
+    return domain if len(domain) <= LENGTH_LIMITS["company_domain"] else ""
+
+
+@dataclass(slots=True)
+class Facts:
+    """What an import needs of a company: its id and the attributes fit scoring reads."""
+
+    pk: int | None = None
+    industry: str = ""
+    size: int | None = None
+    country: str = ""
+
+
+def _facts_of(company: Company | None) -> Facts | None:
+    return Facts(company.pk, company.industry, company.size, company.country) if company else None
+
+
+def _companies(ctx: Context, rows: list[Row], now: datetime) -> dict[int, Facts | None]:
+    """The company of each row (by line), found or created in bulk by domain, with the rows'
+    industry, size and country applied (the last non-empty value in file order wins), as
+    leads.services._company_for does one lead at a time. A row without a domain but with a
+    company name gets a company of its own, as a lead created by hand does."""
+    by_domain: dict[str, list[Row]] = {}
+    domainless: list[Row] = []
+    for row in rows:
+        domain = _row_domain(row.data, row.email)
+        if domain:
+            by_domain.setdefault(domain, []).append(row)
+        elif row.data.company_name:
+            domainless.append(row)
+    if not by_domain and not domainless:
+        return {}
+    found = _facts_by_domain(ctx.org, by_domain)
+    missing = [domain for domain in by_domain if domain not in found]
+    if missing:
+        # A company made meanwhile by someone else wins; it is read back with the others.
+        _insert(
+            Company, _company_columns(ctx.org, missing, [by_domain[d] for d in missing], now), ignore_conflicts=True
+        )
+        found.update(_facts_by_domain(ctx.org, missing))
+    stale = [facts for domain, facts in found.items() if _fold(facts, by_domain[domain])]
+    if stale:
+        Company.objects.bulk_update(
+            [Company(pk=f.pk, industry=f.industry, size=f.size, country=f.country) for f in stale],
+            ["industry", "size", "country"],
+        )
+    companies: dict[int, Facts | None] = {
+        row.line: found[domain] for domain, domain_rows in by_domain.items() for row in domain_rows
+    }
+    if domainless:
+        columns = _company_columns(ctx.org, [""] * len(domainless), [[row] for row in domainless], now)
+        ids = _insert(Company, columns)
+        for row, pk, industry, size, country in zip(
+            domainless, ids, columns["industry"], columns["size"], columns["country"], strict=True
+        ):
+            companies[row.line] = Facts(pk, industry, size, country)
+    return companies
+
+
+def _company_columns(org: Organization, domains: list[str], rows: list[list[Row]], now: datetime) -> dict[str, list]:
+    """Columns of new companies: named by their first row (else after the domain), with the rows' attributes."""
+    columns: dict[str, list] = {name: [] for name in ("name", "industry", "size", "country")}
+    for domain, company_rows in zip(domains, rows, strict=True):
+        facts = Facts()
+        _fold(facts, company_rows)
+        columns["name"].append((company_rows[0].data.company_name or domain.split(".")[0].title()).strip()[:200])
+        columns["industry"].append(facts.industry)
+        columns["size"].append(facts.size)
+        columns["country"].append(facts.country)
+    n = len(domains)
+    return {"organization_id": [org.pk] * n, "domain": domains, "created_at": [now] * n, **columns}
+
+
+def _facts_by_domain(org: Organization, domains: Iterable[str]) -> dict[str, Facts]:
+    domains = list(domains)
+    if connection.vendor == "postgresql":
+        condition = "organization_id = %s AND domain <> '' AND lower(domain) = k.key"
+        rows = _probe(Company, "id, industry, size, country", condition, [org.pk], domains)
+    else:
+        companies = Company.objects.for_org(org).exclude(domain="").annotate(domain_ci=Lower("domain"))
+        rows = companies.filter(domain_ci__in=domains).values_list("domain_ci", "pk", "industry", "size", "country")
+    return {domain: Facts(pk, industry, size, country) for domain, pk, industry, size, country in rows}
+
+
+def _fold(facts: Facts, rows: list[Row]) -> bool:
+    """Apply the rows' company attributes in order; whether anything changed."""
+    changed = False
+    for row in rows:
+        for attr, value in (
+            ("industry", row.data.industry),
+            ("size", row.data.company_size),
+            ("country", row.data.country),
+        ):
+            if value not in (None, "") and getattr(facts, attr) != value:
+                setattr(facts, attr, value)
+                changed = True
+    return changed
+
+
+# --- Reads for the pages ----------------------------------------------------------------
+
+
+def import_jobs(*, org: Organization) -> QuerySet[Job]:
+    return Job.objects.for_org(org).filter(kind=Job.Kind.IMPORT).select_related("created_by__user")
+
+
+def import_job_get(*, org: Organization, job_id: int) -> Job:
+    return get_for_org(import_jobs(org=org), org=org, pk=job_id)
+
+
+def import_sample(*, job: Job) -> list[str]:
+    """The first data row's cells, to show beside each column on the mapping page."""
+    with _records(job) as records:
+        first = next(records, None)
+    cells = first.cells if first else []
+    return [cells[i] if i < len(cells) else "" for i in range(len(job.params["columns"]))]
