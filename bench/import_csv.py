@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "bench": "import_csv",
             "database": connection.vendor,
+            "load_avg_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews the figures
             "rows": args.rows,
             "file_mb": file_mb,
             "first": first,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
@@ -220,7 +221,9 @@ def _store(org: Organization, valid: list[_Valid], result: IngestResult, now: da
 def _leads_for(org: Organization, events: list[_Valid], result: IngestResult, now: datetime) -> dict[str, Lead]:
     """Leads by email for the batch: existing ones in one query, unknown emails created."""
     emails = {e.email for e in events if e.email}
-    leads = {lead.email: lead for lead in Lead.objects.for_org(org).filter(email__in=emails)}
+    # Through the UPPER(email) unique index: one indexed probe per email.
+    found = Lead.objects.for_org(org).alias(email_key=Upper("email")).filter(email_key__in=[e.upper() for e in emails])
+    leads = {lead.email.lower(): lead for lead in found}
     for e in events:
         if not e.email:
             continue

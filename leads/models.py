@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Value
-from django.db.models.functions import Concat, Lower
+from django.db.models.functions import Concat, Lower, Upper
 from django.utils import timezone
 
 from smarketing.accounts.models import Organization
@@ -101,8 +101,9 @@ class Company(models.Model):
 
     class Meta:
         constraints = [
+            # UPPER, like PostgreSQL's iexact, so `domain__iexact` lookups use this index.
             models.UniqueConstraint(
-                Lower("domain"), "organization", condition=~models.Q(domain=""), name="company_domain_unique_per_org"
+                Upper("domain"), "organization", condition=~models.Q(domain=""), name="company_domain_ci_unique"
             ),
         ]
         verbose_name_plural = "companies"
@@ -196,11 +197,13 @@ class Lead(models.Model):
     objects = OrgQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("email"), "organization", name="lead_email_ci_unique_per_org")]
+        # UPPER, like PostgreSQL's iexact, so `email__iexact` (dedupe on every create) uses this index.
+        constraints = [models.UniqueConstraint(Upper("email"), "organization", name="lead_email_ci_unique")]
         indexes = [
             models.Index(fields=["organization", "lifecycle_stage", "-created_at"], name="lead_org_stage_created_idx"),
             models.Index(fields=["organization", "-created_at"], name="lead_org_created_idx"),
-            models.Index(fields=["organization", "-total_score"], name="lead_org_score_idx"),
+            # With the id: keyset pages over equal scores are index ranges, not sorts.
+            models.Index(fields=["organization", "-total_score", "-id"], name="lead_org_score_id_idx"),
             models.Index(fields=["organization", "owner", "-created_at"], name="lead_org_owner_created_idx"),
         ]
 

@@ -119,7 +119,20 @@ class LeadInput:
     campaign: Campaign | None = None
 
     def given(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {name: value for name in _LEAD_INPUT_FIELDS if (value := getattr(self, name)) is not None}
+
+
+_LEAD_INPUT_FIELDS = tuple(f.name for f in fields(LeadInput))  # looked up once: imports validate millions
+
+
+def company_domain_for(data: LeadInput, email: str) -> str:
+    """The company domain a lead belongs to: the given one, else its email's unless free-mail."""
+    domain = (data.company_domain or "").strip().lower().removeprefix("www.")
+    if not domain:
+        domain = email.rsplit("@", 1)[-1].lower()
+        if domain in FREE_MAIL_DOMAINS:
+            domain = ""
+    return domain
 
 
 def _validate(org: Organization, data: LeadInput) -> None:
@@ -146,21 +159,19 @@ def _validate(org: Organization, data: LeadInput) -> None:
 
 def _company_for(org: Organization, data: LeadInput, email: str) -> Company | None:
     """The account a lead belongs to, by the given domain or else the email's (not free-mail)."""
-    domain = (data.company_domain or "").strip().lower().removeprefix("www.")
-    if not domain:
-        domain = email.rsplit("@", 1)[-1].lower()
-        if domain in FREE_MAIL_DOMAINS:
-            domain = ""
+    domain = company_domain_for(data, email)
     if not domain and not data.company_name:
         return None
-    company = Company.objects.for_org(org).filter(domain__iexact=domain).first() if domain else None
+    # The domain <> '' condition lets PostgreSQL use the partial unique index on UPPER(domain).
+    by_domain = Company.objects.for_org(org).exclude(domain="")
+    company = by_domain.filter(domain__iexact=domain).first() if domain else None
     if company is None:
         name = (data.company_name or domain.split(".")[0].title()).strip()[:200]
         try:
             with transaction.atomic():
                 company = Company.objects.create(organization=org, name=name, domain=domain)
         except IntegrityError:  # created meanwhile by a concurrent request
-            company = Company.objects.for_org(org).get(domain__iexact=domain)
+            company = by_domain.get(domain__iexact=domain)
     changed = []
     for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country)):
         if value not in (None, "") and getattr(company, attr) != value:

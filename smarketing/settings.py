@@ -200,6 +200,7 @@ SPECTACULAR_SETTINGS = {
         "BuyerStageEnum": "leads.models.BuyerStage",
         "RoleEnum": "smarketing.accounts.models.Membership.Role",
         "SideEnum": "smarketing.accounts.models.Membership.Side",
+        "LifecycleStageEnum": "leads.models.Lead.Stage",
     },
 }
 

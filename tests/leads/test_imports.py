@@ -69,6 +69,19 @@ def test_our_own_export_maps_without_manual_mapping():
     assert {mapping[c] for c in ("id", "lifecycle_stage", "persona", "owner", "fit_score", "created_at")} == {""}
 
 
+def test_our_own_export_imports_back(do_import):
+    job = do_import((FIXTURES / "smarketing_export.csv").read_bytes())
+    assert job.result["created"] == 1
+    eve = Lead.objects.get(email="eve@tailspin.example")
+    assert (eve.first_name, eve.title, eve.company_name, eve.buyer_stage) == (
+        "Eve",
+        "Operations Lead",
+        "Tailspin",
+        "consideration",
+    )
+    assert eve.lifecycle_stage == "lead" and eve.company.domain == "tailspin.example"  # stage is ours to set
+
+
 def test_hubspot_contacts_export_maps_and_imports(org, marketer, do_import):
     job = import_upload(org=org, actor=marketer, upload=upload("hubspot_contacts.csv"))
     mapping = dict(zip(job.params["columns"], suggest_mapping(job.params["columns"]), strict=True))
@@ -517,3 +530,10 @@ def test_upload_page_lists_recent_imports_in_few_queries(login, org, marketer, d
     with django_assert_max_num_queries(8):
         response = client.get(reverse("imports:upload"))
     assert len(response.context["jobs"]) == 5
+
+
+def test_cells_with_tabs_backslashes_and_line_breaks_are_kept(do_import):
+    job = do_import(b'email,title,company\nann@x.example,"Head of\\\\ Ops\tand\r\nIT","Acme \\N"\n')
+    assert job.result["created"] == 1
+    lead = Lead.objects.get(email="ann@x.example")
+    assert (lead.title, lead.company_name) == ("Head of\\\\ Ops\tand\r\nIT", "Acme \\N")

@@ -1,0 +1,213 @@
+"""Benchmark: event ingestion over HTTP (gunicorn, PostgreSQL) and the time until events are scored.
+
+Target (DESIGN.md): 10,000 events/s sustained, stored, scored and stage-transitioned; 95% of
+events reflected in the lead's score within 5 s. Run from the repository root::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/smarketing_bench_ingest \\
+        .venv/bin/python bench/ingest.py --leads 100000 --seconds 30
+
+It creates the database, an organisation with ``--leads`` leads, the default scoring model
+and an API key; starts gunicorn (``--workers``) and a Celery worker on Redis
+(``REDIS_URL``, default redis://127.0.0.1:6379/14, flushed first); then ``--threads``
+clients POST batches of ``--batch`` events about known leads (a mix of event types) for
+``--seconds``. After sending it waits for the workers to score everything and prints one JSON
+line: accepted events/s while sending, and the delay from receipt to scoring (p50/p95).
+Everything runs on this machine (the load generator shares its two cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    PRODUCTION_ENV,
+    REPO_ROOT,
+    VENV_BIN,
+    BenchError,
+    database_create,
+    database_drop,
+    database_url,
+    free_port,
+    gunicorn_start,
+    gunicorn_stop,
+    log,
+    migrate,
+    setup_django,
+)
+
+EVENT_MIX = ["page_view"] * 6 + ["email_open"] * 3 + ["email_click"] * 2 + ["pricing_view", "content_download"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--batch", type=int, default=500, help="events per request (max 1000)")
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    parser.add_argument("--celery", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
+    try:
+        url = database_url()
+        setup_django(DATABASE_URL=url, REDIS_URL=redis_url)
+        database_create(reuse=args.reuse)
+    except BenchError as exc:
+        log(str(exc))
+        return 2
+    processes: list[subprocess.Popen] = []
+    try:
+        migrate()
+        return run(args, url, redis_url, processes)
+    finally:
+        for process in processes:
+            gunicorn_stop(process)
+        if not args.keep:
+            database_drop()
+
+
+def _prepare(args) -> tuple[str, list[str]]:
+    from django.db import connection
+
+    from leads.models import Lead
+    from leads.scoring_models import scoring_model_ensure_default
+    from smarketing.accounts.models import Organization
+    from smarketing.accounts.services import api_key_create
+    from smarketing.demo import leads_bulk_create
+
+    org, _ = Organization.objects.get_or_create(slug="bench-ingest", defaults={"name": "Bench ingest"})
+    have = Lead.objects.for_org(org).count()
+    if have < args.leads:
+        leads_bulk_create(org=org, count=args.leads - have, start=have, batch_size=10_000)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    scoring_model_ensure_default(org=org)
+    _, key = api_key_create(organization=org, name="bench")
+    emails = list(Lead.objects.for_org(org).values_list("email", flat=True)[: args.leads])
+    return key, emails
+
+
+def _celery_start(db_url: str, redis_url: str, concurrency: int) -> subprocess.Popen:
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**os.environ, **PRODUCTION_ENV, "DATABASE_URL": db_url, "REDIS_URL": redis_url}
+    command = [str(VENV_BIN / "celery"), "-A", "smarketing", "worker", "--loglevel", "WARNING",
+               "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"]  # fmt: skip
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
+
+
+def run(args, db_url: str, redis_url: str, processes: list) -> int:
+    from django.db import connection
+
+    from leads.models import ActivityEvent
+
+    key, emails = _prepare(args)
+    port = free_port()
+    # REDIS_URL is in the environment (setup_django): gunicorn enqueues, the worker scores.
+    processes.append(gunicorn_start(workers=args.workers, port=port, db_url=db_url))
+    processes.append(_celery_start(db_url, redis_url, args.celery))
+    time.sleep(3)  # let the worker connect
+
+    sent = accepted = errors = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + args.seconds
+    counter = itertools.count()
+
+    def client(seed: int) -> None:
+        nonlocal sent, accepted, errors
+        rng = random.Random(seed)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+        while time.monotonic() < deadline:
+            now = datetime.now(UTC).isoformat()
+            events = [
+                {"id": f"b-{next(counter)}-{uuid.uuid4().hex[:8]}", "type": rng.choice(EVENT_MIX), "occurred_at": now,
+                 "email": rng.choice(emails), "properties": {"url": "https://bench.example/pricing"}}
+                for _ in range(args.batch)
+            ]  # fmt: skip
+            try:
+                conn.request("POST", "/api/v1/events", body=json.dumps({"events": events}), headers=headers)
+                response = conn.getresponse()
+                body = json.loads(response.read() or b"{}")
+                with lock:
+                    sent += len(events)
+                    if response.status == 202:
+                        accepted += body.get("accepted", 0)
+                    else:
+                        errors += 1
+            except (OSError, http.client.HTTPException):
+                with lock:
+                    errors += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sending = time.monotonic() - started
+    log(f"sent {sent} events in {sending:.1f}s; waiting for scoring…")
+    wait_deadline = time.monotonic() + 600
+    while time.monotonic() < wait_deadline:
+        pending = ActivityEvent.objects.filter(scored_at=None, lead__isnull=False).count()
+        if pending == 0:
+            break
+        time.sleep(1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM scored_at - received_at)), "
+            "percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM scored_at - received_at)), "
+            "max(scored_at) FROM leads_activityevent WHERE scored_at IS NOT NULL"
+        )
+        p50, p95, last_scored = cursor.fetchone()
+        cursor.execute("SELECT min(received_at) FROM leads_activityevent")
+        (first_received,) = cursor.fetchone()
+    scored_span = (last_scored - first_received).total_seconds() if last_scored and first_received else None
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "leads": args.leads,
+                "events_sent": sent,
+                "events_accepted": accepted,
+                "request_errors": errors,
+                "batch": args.batch,
+                "threads": args.threads,
+                "gunicorn_workers": args.workers,
+                "celery_workers": args.celery,
+                "send_seconds": round(sending, 1),
+                "accepted_per_s": round(accepted / sending),
+                "scored_per_s_end_to_end": round(accepted / scored_span) if scored_span else None,
+                "score_delay_p50_s": round(p50, 2) if p50 is not None else None,
+                "score_delay_p95_s": round(p95, 2) if p95 is not None else None,
+                "still_unscored": ActivityEvent.objects.filter(scored_at=None, lead__isnull=False).count(),
+            }
+        ),
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.exit(main())
