@@ -64,9 +64,11 @@ class LeadFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     email = factory.Sequence(lambda n: f"lead{n}@prospect.test")
-    first_name = factory.Faker("first_name")
-    last_name = factory.Faker("last_name")
-    company_name = factory.Faker("company")
+    # Neutral names: random real ones ("Goldsmith", "Smith, Jones and Brown") would match
+    # the text searches tests make.
+    first_name = factory.Sequence(lambda n: f"Fn{n}")
+    last_name = factory.Sequence(lambda n: f"Ln{n}")
+    company_name = factory.Sequence(lambda n: f"Co{n}")
 
 
 class NotificationFactory(factory.django.DjangoModelFactory):

@@ -58,9 +58,15 @@ def test_keyset_pages_walk_every_lead_once_without_counting(login, org, marketer
     ],
 )
 def test_filters(login, org, marketer, params, expected):
-    LeadFactory(organization=org, email="hot@x.test", company_name="Acme", lifecycle_stage="mql", total_score=80)
-    LeadFactory(organization=org, email="cold@x.test", last_name="Smith", company_name="Other", total_score=5)
-    LeadFactory(organization=org, email="mine@x.test", company_name="Other", owner=marketer)
+    # Names fixed: random ones could contain the search text.
+    names = {"first_name": "Kim", "last_name": "Lee"}
+    LeadFactory(
+        organization=org, email="hot@x.test", company_name="Acme", lifecycle_stage="mql", total_score=80, **names
+    )
+    LeadFactory(
+        organization=org, email="cold@x.test", first_name="Jo", last_name="Smith", company_name="Other", total_score=5
+    )
+    LeadFactory(organization=org, email="mine@x.test", company_name="Other", owner=marketer, **names)
     response = login(marketer).get(reverse("leads:lead_list"), params)
     assert {lead.email for lead in rows(response)} == expected
 
