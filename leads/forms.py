@@ -56,30 +56,13 @@ class LeadFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        low, high = data.get("score_min"), data.get("score_max")
-        if low is not None and high is not None and low > high:
-            self.add_error("score_max", "The upper score is below the lower one.")
-        start, end = data.get("created_from"), data.get("created_to")
-        if start and end and start > end:
-            self.add_error("created_to", "The end date is before the start date.")
+        for field, message in LeadFilters.range_errors(data).items():
+            self.add_error(field, message)
         return data
 
     def filters(self) -> LeadFilters:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
-        owner = data.get("owner")
-        return LeadFilters(
-            stage=data.get("stage", ""),
-            owner=owner if isinstance(owner, Membership) else None,
-            unowned=owner == "none",
-            campaign=data.get("campaign"),
-            channel=data.get("channel", ""),
-            persona=data.get("persona"),
-            score_min=data.get("score_min"),
-            score_max=data.get("score_max"),
-            created_from=data.get("created_from"),
-            created_to=data.get("created_to"),
-            search=data.get("q", ""),
-        )
+        return LeadFilters.from_data(data, search_key="q")
 
     def order(self) -> str:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}

@@ -204,30 +204,13 @@ class LeadFilterSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        low, high = attrs.get("score_min"), attrs.get("score_max")
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"score_max": ["The upper score is below the lower one."]})
-        start, end = attrs.get("created_from"), attrs.get("created_to")
-        if start and end and start > end:
-            raise serializers.ValidationError({"created_to": ["The end date is before the start date."]})
+        errors = LeadFilters.range_errors(attrs)
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
         return attrs
 
     def filters(self) -> LeadFilters:
-        data = self.validated_data
-        owner = data.get("owner")
-        return LeadFilters(
-            stage=data.get("stage", ""),
-            owner=owner if isinstance(owner, Membership) else None,
-            unowned=owner == "none",
-            campaign=data.get("campaign"),
-            channel=data.get("channel", ""),
-            persona=data.get("persona"),
-            score_min=data.get("score_min"),
-            score_max=data.get("score_max"),
-            created_from=data.get("created_from"),
-            created_to=data.get("created_to"),
-            search=data.get("search", ""),
-        )
+        return LeadFilters.from_data(self.validated_data)
 
 
 class LeadInputSerializer(InputSerializer):

@@ -42,6 +42,36 @@ class LeadFilters:
     def is_empty(self) -> bool:
         return not any(v not in (None, "", False) for v in vars(self).values())
 
+    @classmethod
+    def from_data(cls, data: dict, *, search_key: str = "search") -> LeadFilters:
+        """From validated input (the page's form or the API's serializer); owner may be "none"."""
+        owner = data.get("owner")
+        return cls(
+            stage=data.get("stage", ""),
+            owner=owner if isinstance(owner, Membership) else None,
+            unowned=owner == "none",
+            campaign=data.get("campaign"),
+            channel=data.get("channel", ""),
+            persona=data.get("persona"),
+            score_min=data.get("score_min"),
+            score_max=data.get("score_max"),
+            created_from=data.get("created_from"),
+            created_to=data.get("created_to"),
+            search=data.get(search_key, ""),
+        )
+
+    @staticmethod
+    def range_errors(data: dict) -> dict[str, str]:
+        """Ranges given upside down, by field: the same message on the page and in the API."""
+        errors = {}
+        low, high = data.get("score_min"), data.get("score_max")
+        if low is not None and high is not None and low > high:
+            errors["score_max"] = "The upper score is below the lower one."
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            errors["created_to"] = "The end date is before the start date."
+        return errors
+
 
 def _day_start(day: date, org: Organization) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min), timezone=_tz(org))
