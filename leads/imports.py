@@ -56,7 +56,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leads.exports import safe_cell
-from leads.models import BuyerStage, Company, Job, Lead, ScoringModel, Seniority, StageChange
+from leads.models import BuyerStage, Company, Job, Lead, ScoringModel, Seniority, StageChange, phone_key_for
 from leads.scoring import fit_points
 from leads.services import (
     MAX_FIELD,
@@ -791,6 +791,7 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
             ("title", title),
             ("seniority", seniority),
             ("phone", data.phone or ""),
+            ("phone_key", phone_key_for(data.phone or "")),
             ("company_name", data.company_name or ""),
             ("company_id", company.pk if company else None),
             ("buyer_stage", data.buyer_stage or ""),
@@ -835,6 +836,7 @@ NEW_LEAD_COLUMNS = [
     "title",
     "seniority",
     "phone",
+    "phone_key",
     "company_name",
     "company_id",
     "buyer_stage",
@@ -856,6 +858,7 @@ UPDATE_FIELDS = [
     "fit_score",
     "total_score",
     "score_explanation",
+    "phone_key",  # set by _apply with the phone; compared by duplicate detection
     "updated_at",
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Concat, Lower, Upper
@@ -155,6 +156,8 @@ class Lead(models.Model):
     title = models.CharField(max_length=150, blank=True)
     seniority = models.CharField(max_length=20, choices=Seniority.choices, blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    # The phone's last nine digits (leads.models.phone_key_for), set on every write: duplicate detection.
+    phone_key = models.CharField(max_length=9, blank=True, editable=False)
     company_name = models.CharField(max_length=200, blank=True, help_text="The company as the lead gave it.")
     company = models.ForeignKey(Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")
     first_campaign = models.ForeignKey(
@@ -205,6 +208,7 @@ class Lead(models.Model):
             # With the id: keyset pages over equal scores are index ranges, not sorts.
             models.Index(fields=["organization", "-total_score", "-id"], name="lead_org_score_id_idx"),
             models.Index(fields=["organization", "owner", "-created_at"], name="lead_org_owner_created_idx"),
+            models.Index(fields=["organization", "phone_key"], name="lead_org_phone_key_idx"),
         ]
 
     def __str__(self) -> str:
@@ -455,3 +459,69 @@ class WebForm(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def phone_key_for(phone: str) -> str:
+    """What two phone numbers are compared by: the last nine digits, ignoring formatting and
+    country prefixes (+44 20 7946 0000 and 020 7946 0000 agree); "" under seven digits."""
+    digits = "".join(c for c in phone if c.isdigit())
+    return digits[-9:] if len(digits) >= 7 else ""
+
+
+class LeadMerge(models.Model):
+    """Two records of one person made one: the older lead kept, the other's rows moved onto it.
+
+    The dropped lead is deleted; its full row (``snapshot``), the ids of the rows moved per
+    relation (``moved``) and the attributes filled on the kept lead (``filled``) make it undoable.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    kept = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="merges")
+    dropped_lead_id = models.BigIntegerField(help_text="The deleted lead's id; undo recreates it with this id.")
+    dropped_email = models.EmailField()
+    snapshot = models.JSONField(encoder=DjangoJSONEncoder)
+    # {"leads.ActivityEvent.lead": [ids…], …}
+    moved = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    # {"phone": {"before": "", "after": "+44 …"}, …}
+    filled = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    actor = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    merged_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-merged_at"], name="leadmerge_org_merged_idx")]
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.dropped_email} merged into lead {self.kept_id}"
+
+
+class LeadDuplicateDismissal(models.Model):
+    """A person said two leads flagged as likely duplicates are different people: don't flag them again."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # The pair in id order, so (a, b) and (b, a) are one row.
+    lead_low = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    lead_high = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
+    dismissed_by = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    dismissed_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "lead_low", "lead_high"], name="duplicate_dismissal_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lead_low__lt=models.F("lead_high")), name="dismissal_pair_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_low_id} ≠ {self.lead_high_id}"

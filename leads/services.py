@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from leads.models import BuyerStage, Campaign, Company, Lead, ScoringModel, Seniority, StageChange
+from leads.models import BuyerStage, Campaign, Company, Lead, ScoringModel, Seniority, StageChange, phone_key_for
 from personas.matching import LeadAttributes, match_persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
@@ -198,6 +198,7 @@ def _apply(lead: Lead, data: LeadInput) -> None:
         value = getattr(data, name)
         if value is not None:
             setattr(lead, name, value.strip())
+    lead.phone_key = phone_key_for(lead.phone)
     if data.owner is not None:
         lead.owner = data.owner
     if data.campaign is not None:

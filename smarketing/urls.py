@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("leads.import_urls")),
     path("", include("leads.scoring_urls")),
+    path("", include("leads.duplicate_urls")),
     path("", include("leads.webform_urls")),
     path("", include("smarketing.notifications.urls")),
     path("api/v1/", include("smarketing.api_urls")),

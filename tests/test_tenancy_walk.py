@@ -18,6 +18,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from leads.duplicates import leads_merge
 from leads.models import Job, ScoringModel
 from personas.glossary import default_terms
 from personas.services import DefinitionsInput, definitions_propose
@@ -136,6 +137,9 @@ def world(org, owners):
         "webform_id": WebFormFactory(organization=org).pk,
         "scoringmodel_id": ScoringModel.objects.create(organization=org, version=1).pk,  # a draft
         "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
+        "leadmerge_id": leads_merge(
+            keep=LeadFactory(organization=org), drop=LeadFactory(organization=org), actor=admin
+        ).pk,
     }
 
 

@@ -537,3 +537,15 @@ def test_cells_with_tabs_backslashes_and_line_breaks_are_kept(do_import):
     assert job.result["created"] == 1
     lead = Lead.objects.get(email="ann@x.example")
     assert (lead.title, lead.company_name) == ("Head of\\\\ Ops\tand\r\nIT", "Acme \\N")
+
+
+def test_imported_leads_are_compared_by_phone_for_duplicates(org, marketer, do_import):
+    from leads.duplicates import lead_duplicates
+    from leads.models import phone_key_for
+
+    key = phone_key_for("+44 20 7946 0000")
+    existing = LeadFactory(organization=org, email="old@a.test", phone="+44 20 7946 0000", phone_key=key)
+    do_import(csv_bytes([["email", "phone"], ["new@b.test", "020 7946 0000"]]))
+    imported = Lead.objects.get(email="new@b.test")
+    assert imported.phone_key == key == "079460000"
+    assert [other for other, _ in lead_duplicates(lead=imported)] == [existing]

@@ -1,0 +1,294 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import ForeignKey
+from django.urls import reverse
+from django.utils import timezone
+
+from leads.duplicates import (
+    MOVED_RELATIONS,
+    NOT_MOVED_RELATIONS,
+    duplicate_dismiss,
+    duplicate_queue_page,
+    lead_duplicates,
+    leads_merge,
+    leads_merge_undo,
+)
+from leads.models import ActivityEvent, Lead, LeadMerge, ScoreChange, StageChange, Visitor, phone_key_for
+from leads.services import LeadInput, lead_create, lead_transition
+from smarketing.errors import Conflict, InvalidInput
+from tests.factories import CampaignFactory, LeadFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make(org, email, *, days_ago=0, **attrs):
+    return lead_create(
+        org=org, data=LeadInput(email=email, **attrs), rule="test", now=timezone.now() - timedelta(days=days_ago)
+    )
+
+
+def event(lead, n, **kw):
+    return ActivityEvent.objects.create(
+        organization=lead.organization,
+        lead=lead,
+        client_event_id=f"e{lead.pk}-{n}",
+        event_type=ActivityEvent.Type.PAGE_VIEW,
+        occurred_at=timezone.now(),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("phone", "key"),
+    [("+44 20 7946 0000", "079460000"), ("020-7946-0000", "079460000"), ("12 34", ""), ("", "")],
+)
+def test_phone_key_is_the_last_nine_digits(phone, key):
+    assert phone_key_for(phone) == key
+
+
+def test_same_name_at_same_company_is_flagged_whatever_the_case(org):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=3)
+    newer = make(org, "a.lovelace@initech.test", first_name="ADA", last_name="lovelace")
+    make(org, "ada@other.test", first_name="Ada", last_name="Lovelace")  # another company
+    make(org, "bob@initech.test", first_name="Bob", last_name="Lovelace")  # another person
+
+    assert [(o.pk, why) for o, why in lead_duplicates(lead=newer)] == [(older.pk, "Same name at Initech")]
+
+
+def test_same_name_without_a_company_is_not_flagged(org):
+    make(org, "ada@gmail.com", first_name="Ada", last_name="Lovelace")
+    newer = make(org, "ada.l@hotmail.com", first_name="Ada", last_name="Lovelace")
+    assert newer.company is None
+    assert lead_duplicates(lead=newer) == []
+
+
+def test_same_phone_in_other_formatting_is_flagged(org):
+    older = make(org, "x@gmail.com", phone="+44 20 7946 0000", days_ago=1)
+    newer = make(org, "y@hotmail.com", phone="020-7946-0000")
+    make(org, "z@yahoo.com", phone="020-7946-0001")
+
+    assert [(o.pk, why) for o, why in lead_duplicates(lead=newer)] == [(older.pk, "Same phone")]
+
+
+def test_no_duplicates_across_organisations(org, other_org):
+    make(other_org, "ada@initech.test", first_name="Ada", last_name="Lovelace", phone="020 7946 0000")
+    lead = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", phone="020 7946 0000")
+    assert lead_duplicates(lead=lead) == []
+    _, groups = duplicate_queue_page(org=org)
+    assert groups == []
+
+
+def test_merge_keeps_the_older_and_moves_the_persons_rows(org, manager):
+    campaign = CampaignFactory(organization=org)
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10)
+    newer = make(
+        org,
+        "a.lovelace@initech.test",
+        first_name="Ada",
+        last_name="Lovelace",
+        title="CTO",
+        phone="020 7946 0000",
+        campaign=campaign,
+        owner=manager,
+    )
+    lead_transition(lead=newer, to=Lead.Stage.MQL, actor=manager)
+    events = [event(newer, i) for i in range(3)]
+    visitor = Visitor.objects.create(organization=org, anonymous_id="anon-1", lead=newer)
+    score = ScoreChange.objects.create(
+        organization=org, lead=newer, fit_score=1, engagement_score=2, total_score=3, reason="test"
+    )
+
+    merge = leads_merge(keep=newer, drop=older, actor=manager)  # passed the wrong way round
+
+    assert merge.kept_id == older.pk and merge.dropped_lead_id == newer.pk
+    assert not Lead.objects.filter(pk=newer.pk).exists()
+    older.refresh_from_db()
+    assert set(older.events.values_list("pk", flat=True)) == {e.pk for e in events}
+    assert StageChange.objects.filter(lead=older).count() == 3  # two creations and the MQL move
+    assert ScoreChange.objects.get(pk=score.pk).lead_id == older.pk
+    assert Visitor.objects.get(pk=visitor.pk).lead_id == older.pk
+    # Empty attributes filled; the stage is only ever moved by lead_transition.
+    assert (older.title, older.phone, older.phone_key, older.owner_id) == (
+        "CTO",
+        "020 7946 0000",
+        "079460000",
+        manager.pk,
+    )
+    assert older.first_campaign_id == campaign.pk
+    assert older.lifecycle_stage == Lead.Stage.LEAD
+    assert merge.snapshot["email"] == "a.lovelace@initech.test"
+    assert merge.snapshot["lifecycle_stage"] == Lead.Stage.MQL
+    assert set(merge.filled) >= {"title", "phone", "owner_id", "first_campaign_id"}
+    assert merge.actor == manager
+
+
+def test_undo_restores_the_dropped_lead_with_its_id_and_rows(org, manager):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace", title="CTO")
+    older_event, newer_event = event(older, 1), event(newer, 1)
+    newer_history = set(StageChange.objects.filter(lead=newer).values_list("pk", flat=True))
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    restored = leads_merge_undo(merge=merge, actor=manager)
+
+    assert restored.pk == newer.pk
+    restored.refresh_from_db()
+    assert (restored.email, restored.title, restored.created_at) == (newer.email, "CTO", newer.created_at)
+    assert list(restored.events.values_list("pk", flat=True)) == [newer_event.pk]
+    assert set(StageChange.objects.filter(lead=restored).values_list("pk", flat=True)) == newer_history
+    older.refresh_from_db()
+    assert older.title == "" and list(older.events.values_list("pk", flat=True)) == [older_event.pk]
+    merge.refresh_from_db()
+    assert merge.undone_at is not None and merge.undone_by == manager
+
+
+def test_undo_keeps_a_filled_attribute_changed_since(org, manager):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=1)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace", title="CTO")
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+    Lead.objects.filter(pk=older.pk).update(title="CEO")
+    leads_merge_undo(merge=merge, actor=manager)
+    older.refresh_from_db()
+    assert older.title == "CEO"
+
+
+def test_second_undo_conflicts(org, manager):
+    merge = leads_merge(keep=make(org, "a@initech.test"), drop=make(org, "b@initech.test"), actor=manager)
+    leads_merge_undo(merge=merge, actor=manager)
+    with pytest.raises(Conflict):
+        leads_merge_undo(merge=merge, actor=manager)
+
+
+def test_undo_conflicts_when_the_email_is_taken_meanwhile(org, manager):
+    merge = leads_merge(keep=make(org, "a@initech.test"), drop=make(org, "b@initech.test"), actor=manager)
+    make(org, "B@initech.test")
+    with pytest.raises(Conflict):
+        leads_merge_undo(merge=merge, actor=manager)
+    assert LeadMerge.objects.get(pk=merge.pk).undone_at is None
+
+
+def test_merge_across_organisations_is_refused(org, other_org, manager):
+    mine, theirs = make(org, "a@initech.test"), make(other_org, "a@initech.test")
+    with pytest.raises(InvalidInput):
+        leads_merge(keep=mine, drop=theirs, actor=manager)
+    with pytest.raises(InvalidInput):
+        duplicate_dismiss(lead=mine, other=theirs, actor=manager)
+    assert Lead.objects.filter(pk__in=[mine.pk, theirs.pk]).count() == 2
+
+
+def test_merged_twice_then_undone_in_reverse_order(org, manager):
+    a = make(org, "a@initech.test", days_ago=3)
+    b = make(org, "b@initech.test", days_ago=2)
+    c = make(org, "c@initech.test", days_ago=1)
+    first = leads_merge(keep=b, drop=c, actor=manager)
+    second = leads_merge(keep=a, drop=b, actor=manager)
+    assert LeadMerge.objects.get(pk=first.pk).kept_id == a.pk  # b's merge history moved with it
+    leads_merge_undo(merge=second, actor=manager)
+    assert LeadMerge.objects.get(pk=first.pk).kept_id == b.pk
+    leads_merge_undo(merge=LeadMerge.objects.get(pk=first.pk), actor=manager)
+    assert set(Lead.objects.for_org(org).values_list("pk", flat=True)) == {a.pk, b.pk, c.pk}
+
+
+def test_every_relation_to_a_lead_is_moved_or_listed_as_not_moved():
+    """A merge deletes the dropped lead: a relation in neither list would be lost with it."""
+    relations = {
+        (rel.related_model, rel.field.name)
+        for rel in Lead._meta.get_fields(include_hidden=True)  # related_name="+" ones too
+        if rel.auto_created and not rel.concrete and isinstance(rel.field, ForeignKey)
+    }
+    assert relations == set(MOVED_RELATIONS) | set(NOT_MOVED_RELATIONS)
+
+
+# Pages -------------------------------------------------------------------------------------
+
+
+def test_lead_page_flags_duplicates_and_merges_and_undoes(login, org, marketer):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=2)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace")
+    client = login(marketer)
+    page = client.get(reverse("leads:lead_detail", args=[newer.pk])).content.decode()
+    assert 'data-testid="duplicate"' in page and "Same name at Initech" in page
+    assert reverse("duplicates:merge", args=[newer.pk]) in page
+
+    response = client.post(reverse("duplicates:merge", args=[newer.pk]), {"other": older.pk})
+
+    assert response.status_code == 302 and response.url == reverse("leads:lead_detail", args=[older.pk])
+    merge = LeadMerge.objects.get(kept=older)
+    page = client.get(response.url).content.decode()
+    assert "a.lovelace@initech.test" in page and reverse("duplicates:undo", args=[merge.pk]) in page
+    client.post(reverse("duplicates:undo", args=[merge.pk]))
+    assert Lead.objects.filter(pk=newer.pk).exists()
+
+
+def test_rep_sees_the_flags_but_may_not_merge(login, org, rep):
+    older = make(org, "x@gmail.com", phone="020 7946 0000", days_ago=1)
+    newer = make(org, "y@gmail.com", phone="+44 20 7946 0000")
+    client = login(rep)
+    page = client.get(reverse("leads:lead_detail", args=[newer.pk])).content.decode()
+    assert "Same phone" in page and reverse("duplicates:merge", args=[newer.pk]) not in page
+    assert client.post(reverse("duplicates:merge", args=[newer.pk]), {"other": older.pk}).status_code == 403
+    assert client.post(reverse("duplicates:dismiss", args=[newer.pk]), {"other": older.pk}).status_code == 403
+    assert Lead.objects.filter(pk=newer.pk).exists()
+
+
+def test_merge_with_another_organisations_lead_is_404(login, org, other_org, marketer):
+    mine, theirs = make(org, "a@initech.test"), make(other_org, "b@initech.test")
+    response = login(marketer).post(reverse("duplicates:merge", args=[mine.pk]), {"other": theirs.pk})
+    assert response.status_code == 404
+    assert Lead.objects.filter(pk=theirs.pk).exists()
+
+
+def test_outsider_gets_404_on_undo(login, org, marketer, outsider):
+    merge = leads_merge(keep=make(org, "a@initech.test"), drop=make(org, "b@initech.test"), actor=marketer)
+    assert login(outsider).post(reverse("duplicates:undo", args=[merge.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("groups", [2, 12])
+def test_queue_lists_groups_with_a_bounded_number_of_queries(
+    login, org, marketer, django_assert_max_num_queries, groups
+):
+    for i in range(groups):
+        make(org, f"p{i}a@gmail.com", phone=f"0207946{i:04d}")
+        make(org, f"p{i}b@gmail.com", phone=f"+44 207946{i:04d}")
+        make(org, f"n{i}a@co{i}.test", first_name="Ada", last_name=f"L{i}")
+        make(org, f"n{i}b@co{i}.test", first_name="ada", last_name=f"l{i}")
+    client = login(marketer)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("duplicates:list"))
+    shown = response.context["groups"]
+    assert len(shown) == min(2 * groups, 25)
+    assert {g.kind for g in shown} == {"name", "phone"}
+    assert all(len(g.pairs) == 1 and len(g.leads) == 2 for g in shown)
+    assert b"Merge into older" in response.content
+
+
+def test_not_a_duplicate_hides_the_pair(login, org, marketer):
+    older = make(org, "x@gmail.com", phone="020 7946 0000", days_ago=1)
+    newer = make(org, "y@gmail.com", phone="020 7946 0000")
+    client = login(marketer)
+    response = client.post(
+        reverse("duplicates:dismiss", args=[newer.pk]), {"other": older.pk, "next": reverse("duplicates:list")}
+    )
+    assert response.url == reverse("duplicates:list")
+    assert client.get(reverse("duplicates:list")).context["groups"] == []
+    assert lead_duplicates(lead=newer) == [] and lead_duplicates(lead=older) == []
+
+
+def test_queue_merge_returns_to_the_queue(login, org, marketer):
+    older = make(org, "x@gmail.com", phone="020 7946 0000", days_ago=1)
+    newer = make(org, "y@gmail.com", phone="020 7946 0000")
+    client = login(marketer)
+    response = client.post(
+        reverse("duplicates:merge", args=[older.pk]), {"other": newer.pk, "next": reverse("duplicates:list")}
+    )
+    assert response.url == reverse("duplicates:list")
+    assert not Lead.objects.filter(pk=newer.pk).exists()
+
+
+def test_lead_list_links_to_the_queue_for_managers_only(login, org, marketer, rep):
+    LeadFactory(organization=org)
+    assert b'data-testid="duplicates"' in login(marketer).get(reverse("leads:lead_list")).content
+    assert b'data-testid="duplicates"' not in login(rep).get(reverse("leads:lead_list")).content
