@@ -91,6 +91,22 @@ def event_points(event: ActivityEvent, model: ScoringModel) -> tuple[int, str]:
     return 0, ""
 
 
+def lead_explain(lead: Lead, *, limit: int = 10) -> dict[str, list[dict]]:
+    """Why the lead has its score, worked out now: the fit rules it passes under the active
+    model, and its latest events that earned points (a set-based rescore keeps no per-lead text)."""
+    from leads.services import active_scoring_model
+
+    _, fit = fit_points(lead, active_scoring_model(lead.organization))
+    events = (
+        ActivityEvent.objects.filter(lead=lead, scored_at__isnull=False)
+        .exclude(points=0)
+        .exclude(points=None)
+        .order_by("-occurred_at")[:limit]
+    )
+    engagement = [{"event": e.get_event_type_display(), "points": e.points, "at": e.occurred_at} for e in events]
+    return {"fit": fit, "engagement": engagement}
+
+
 def decay(points: float, age_days: float, half_life_days: int) -> float:
     return points * math.pow(0.5, max(age_days, 0) / half_life_days)
 

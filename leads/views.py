@@ -14,6 +14,7 @@ from leads import duplicate_views, selectors, services
 from leads.exports import lead_csv_lines
 from leads.forms import BulkForm, LeadFilterForm, LeadForm, TransitionForm
 from leads.models import Lead
+from leads.scoring import lead_explain
 from personas.selectors import persona_messaging, recommend_content
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
@@ -110,6 +111,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     context = {
         "lead": lead,
         "timeline": selectors.lead_timeline(lead=lead),
+        "explanation": lead_explain(lead),
         "recommended": recommend_content(lead),
         "messaging": dict(persona_messaging(lead.persona)).get(lead.get_buyer_stage_display())
         if lead.persona

@@ -88,15 +88,18 @@ def test_user_without_organisation_is_asked_to_create_one(client):
 @pytest.mark.parametrize(
     ("role", "visible", "hidden"),
     [
-        ("admin", ["Team", "API keys", "Settings"], []),
-        ("manager", ["Team"], ["API keys", "Settings"]),
-        ("sales_rep", ["Team"], ["API keys", "Settings"]),
-        ("partner", [], ["Team", "API keys", "Settings"]),
+        ("admin", ["Team", "API keys", "Organisation settings"], []),
+        ("manager", ["Team"], ["API keys", "Organisation settings"]),
+        ("sales_rep", ["Team"], ["API keys", "Organisation settings"]),
+        ("partner", [], ["Team", "API keys", "Organisation settings"]),
     ],
 )
 def test_navigation_depends_on_role(login, org, role, visible, hidden):
     membership = MembershipFactory(organization=org, role=role, side="sales" if role == "manager" else "")
-    nav = re.search(r'<nav class="mainnav".*?</nav>', login(membership).get(reverse("home")).content.decode(), re.S)
+    # The header: the main navigation and the organisation menu.
+    nav = re.search(
+        r'<header class="topbar">.*?</header>', login(membership).get(reverse("home")).content.decode(), re.S
+    )
     links = re.findall(r">([^<]+)</a>", nav.group(0))
     assert all(v in links for v in visible) and not any(h in links for h in hidden)
 

@@ -189,3 +189,21 @@ def test_create_edit_and_move_from_the_pages(login, org, marketer):
     assert "Say why" in refused.content.decode()
     client.post(reverse("leads:lead_move", args=[lead.pk]), {"to": "disqualified", "reason": "Student"})
     assert StageChange.objects.filter(lead=lead, to_stage="disqualified", actor=marketer).exists()
+
+
+def test_lead_page_explains_the_score_even_after_a_rescore(login, org, marketer):
+    from leads.models import ScoringModel
+    from leads.rescoring import rescore_organization
+
+    model = ScoringModel.objects.create(
+        organization=org, version=1, status="active",
+        fit_rules=[{"attribute": "title", "operator": "contains", "value": "cto", "points": 25, "label": "CTO"}],
+        engagement_rules=[{"event_type": "pricing_view", "points": 15}],
+    )  # fmt: skip
+    lead = LeadFactory(organization=org, title="CTO")
+    ActivityEvent.objects.create(
+        organization=org, lead=lead, client_event_id="p", event_type="pricing_view", occurred_at=timezone.now()
+    )
+    rescore_organization(model=model)
+    body = login(marketer).get(reverse("leads:lead_detail", args=[lead.pk])).content.decode()
+    assert "CTO <strong>+25</strong>" in body and "Pricing view <strong>+15</strong>" in body
