@@ -9,12 +9,12 @@ scored; then leads that now qualify become MQLs in bulk through the services.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import reduce
 
 from django.db import connection, transaction
-from django.db.models import Case, F, FloatField, Func, Q, Sum, Value, When
-from django.db.models.functions import Power
+from django.db.models import Case, DateTimeField, F, FloatField, Func, Q, Sum, Value, When, Window
+from django.db.models.functions import Power, RowNumber, Trunc
 from django.utils import timezone
 
 from leads.models import ActivityEvent, Lead, ScoringModel
@@ -87,15 +87,61 @@ def fit_expression(model: ScoringModel):
     return reduce(lambda a, b: a + b, terms, Value(0))
 
 
+def _rule_condition(rule: dict) -> Q:
+    condition = Q(event_type=rule["event_type"])
+    if rule.get("property") and rule.get("contains"):
+        condition &= Q(**{f"properties__{rule['property']}__icontains": rule["contains"]})
+    return condition
+
+
 def points_expression(model: ScoringModel):
-    """The engagement points of an event under ``model`` (first matching rule), as SQL."""
-    whens = []
-    for rule in model.engagement_rules:
-        condition = Q(event_type=rule["event_type"])
-        if rule.get("property") and rule.get("contains"):
-            condition &= Q(**{f"properties__{rule['property']}__icontains": rule["contains"]})
-        whens.append(When(condition, then=Value(int(rule["points"]))))
+    """The engagement points of an event under ``model`` (first matching rule), as SQL, before caps."""
+    whens = [When(_rule_condition(rule), then=Value(int(rule["points"]))) for rule in model.engagement_rules]
     return Case(*whens, default=Value(0)) if whens else Value(0)
+
+
+def _capped_points_sql(model: ScoringModel, events, now: datetime) -> tuple[str, list]:
+    """``events`` with ``id``, ``lead_id``, ``age`` (days before ``now``) and the points each earns after the
+    caps: within a lead, a capped rule and one calendar period, the events in order of
+    occurrence (then id) up to the cap earn the rule's points, the rest none (leads.scoring
+    applies the same rule batch by batch)."""
+    rules = model.engagement_rules
+    rule_index = Case(*(When(_rule_condition(r), then=Value(i)) for i, r in enumerate(rules)), default=Value(-1))
+    period = Case(
+        *(When(_rule_condition(r), then=Trunc("occurred_at", r.get("cap_period") or "day", tzinfo=UTC)) for r in rules),
+        default=Value(None),
+        output_field=DateTimeField(),
+    )
+    ranked = events.annotate(
+        rule_index=rule_index,
+        pts=points_expression(model),
+        age=AgeDays("occurred_at", now),
+        n=Window(RowNumber(), partition_by=[F("lead_id"), rule_index, period], order_by=[F("occurred_at"), F("id")]),
+    ).values("id", "lead_id", "age", "pts", "rule_index", "n")
+    sql, params = _sql(ranked.order_by())
+    over_cap = " OR ".join("(r.rule_index = %s AND r.n > %s)" for i, rule in enumerate(rules) if rule.get("cap"))
+    caps = [v for i, rule in enumerate(rules) if rule.get("cap") for v in (i, int(rule["cap"]))]
+    return (
+        f"SELECT r.id, r.lead_id, r.age, CASE WHEN {over_cap} THEN 0 ELSE r.pts END AS pts "  # noqa: S608
+        f"FROM ({sql}) r",
+        [*caps, *params],
+    )
+
+
+def _has_caps(model: ScoringModel) -> bool:
+    return any(rule.get("cap") for rule in model.engagement_rules)
+
+
+def engagement_sql(model: ScoringModel, events, now: datetime) -> tuple[str, list]:
+    """``SELECT lead_id, eng``: each lead's decayed engagement under ``model`` from ``events``."""
+    if not _has_caps(model):
+        decayed = points_expression(model) * Power(Value(0.5), AgeDays("occurred_at", now) / model.decay_half_life_days)
+        return _sql(events.values("lead_id").annotate(eng=Sum(decayed, output_field=FloatField())).order_by())
+    points_sql, points_params = _capped_points_sql(model, events, now)
+    return (
+        f"SELECT p.lead_id, SUM(p.pts * POWER(0.5, p.age / %s)) AS eng FROM ({points_sql}) p GROUP BY p.lead_id",  # noqa: S608
+        [model.decay_half_life_days, *points_params],
+    )
 
 
 def _sql(queryset) -> tuple[str, list]:
@@ -111,14 +157,8 @@ def _chunk_sql(model: ScoringModel, low: int, high: int, now: datetime, max_even
         .values("pk", "new_fit")
         .order_by()
     )
-    decayed = points_expression(model) * Power(Value(0.5), AgeDays("occurred_at", now) / model.decay_half_life_days)
-    events = (
-        ActivityEvent.objects.filter(organization=org, lead_id__gte=low, lead_id__lt=high, pk__lte=max_event_id)
-        .values("lead_id")
-        .annotate(eng=Sum(decayed, output_field=FloatField()))
-        .order_by()
-    )
-    return _sql(leads), _sql(events)
+    events = ActivityEvent.objects.filter(organization=org, lead_id__gte=low, lead_id__lt=high, pk__lte=max_event_id)
+    return _sql(leads), engagement_sql(model, events, now)
 
 
 def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> int:
@@ -151,9 +191,19 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> i
                 [now, *lead_params, *event_params],
             )
             updated = cursor.rowcount
-        ActivityEvent.objects.filter(
-            organization=model.organization, lead_id__gte=low, lead_id__lt=high, scored_at=None, pk__lte=max_event_id
-        ).update(points=points_expression(model), scored_at=now)
+        pending = ActivityEvent.objects.filter(
+            organization=model.organization, lead_id__gte=low, lead_id__lt=high, pk__lte=max_event_id
+        )
+        if _has_caps(model):  # an event's points depend on the lead's other events in its period
+            points_sql, points_params = _capped_points_sql(model, pending, now)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE leads_activityevent SET points = c.pts, scored_at = %s FROM ({points_sql}) c "  # noqa: S608
+                    "WHERE leads_activityevent.id = c.id AND leads_activityevent.scored_at IS NULL",
+                    [now, *points_params],
+                )
+        else:
+            pending.filter(scored_at=None).update(points=points_expression(model), scored_at=now)
     return updated
 
 
@@ -194,7 +244,6 @@ def rescore_preview(*, model: ScoringModel, now: datetime | None = None) -> dict
     """
     now = now or timezone.now()
     org = model.organization
-    decayed = points_expression(model) * Power(Value(0.5), AgeDays("occurred_at", now) / model.decay_half_life_days)
     (lead_sql, lead_params), (event_sql, event_params) = (
         _sql(
             Lead.objects.filter(organization=org)
@@ -202,12 +251,7 @@ def rescore_preview(*, model: ScoringModel, now: datetime | None = None) -> dict
             .values("pk", "new_fit")
             .order_by()
         ),
-        _sql(
-            ActivityEvent.objects.filter(organization=org, lead__isnull=False)
-            .values("lead_id")
-            .annotate(eng=Sum(decayed, output_field=FloatField()))
-            .order_by()
-        ),
+        engagement_sql(model, ActivityEvent.objects.filter(organization=org, lead__isnull=False), now),
     )
     stages = ", ".join("%s" for _ in QUALIFIABLE)
     passes = "(n.new_fit + CAST(ROUND(COALESCE(e.eng, 0)) AS INTEGER) >= %s AND n.new_fit >= %s)"

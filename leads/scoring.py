@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -78,17 +78,85 @@ def fit_points(lead: Lead, model: ScoringModel | None) -> tuple[int, list[dict]]
     return points, why
 
 
-def event_points(event: ActivityEvent, model: ScoringModel) -> tuple[int, str]:
-    """Engagement points one event earns under ``model`` (first matching rule), and the rule's label."""
-    for rule in model.engagement_rules:
-        if rule["event_type"] != event.event_type:
+CAP_PERIODS = ("day", "week", "month")
+
+
+def matching_rule(event_type: str, properties: dict, model: ScoringModel) -> int | None:
+    """The index of the first engagement rule of ``model`` an event matches (None: no rule)."""
+    for index, rule in enumerate(model.engagement_rules):
+        if rule["event_type"] != event_type:
             continue
         prop, needle = rule.get("property"), rule.get("contains")
-        if prop and needle and needle.lower() not in str(event.properties.get(prop, "")).lower():
+        if prop and needle and needle.lower() not in str(properties.get(prop, "")).lower():
             continue
-        label = rule.get("label") or (f"{event.event_type} ({prop} contains {needle})" if prop else event.event_type)
-        return int(rule["points"]), label
-    return 0, ""
+        return index
+    return None
+
+
+def rule_label(rule: dict) -> str:
+    if rule.get("label"):
+        return rule["label"]
+    prop = rule.get("property")
+    return f"{rule['event_type']} ({prop} contains {rule.get('contains')})" if prop else rule["event_type"]
+
+
+def event_points(event: ActivityEvent, model: ScoringModel) -> tuple[int, str]:
+    """Engagement points one event earns under ``model`` (first matching rule), and the rule's
+    label, before any cap (``score_events`` applies the caps, which depend on the lead's other events)."""
+    index = matching_rule(event.event_type, event.properties, model)
+    if index is None:
+        return 0, ""
+    rule = model.engagement_rules[index]
+    return int(rule["points"]), rule_label(rule)
+
+
+def cap_period_start(moment: datetime, period: str) -> datetime:
+    """The start of the UTC calendar day, ISO week (Monday) or month that ``moment`` falls in:
+    a capped rule pays at most ``cap`` events of a lead in each such period."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    return day
+
+
+def _capped_rules(model: ScoringModel) -> dict[int, tuple[int, str]]:
+    return {
+        i: (int(rule["cap"]), rule.get("cap_period") or "day")
+        for i, rule in enumerate(model.engagement_rules)
+        if rule.get("cap")
+    }
+
+
+def _cap_counts(
+    model: ScoringModel, capped: dict[int, tuple[int, str]], events: list[ActivityEvent]
+) -> dict[tuple[int, int, datetime], int]:
+    """How many already-scored events of each (lead, capped rule, period) the batch's events fall
+    in, so a batch never pays more than the cap on top of what earlier batches paid."""
+    keys: set[tuple[int, int, datetime]] = set()
+    for event in events:
+        index = matching_rule(event.event_type, event.properties, model)
+        if index in capped:
+            keys.add((event.lead_id, index, cap_period_start(event.occurred_at, capped[index][1])))
+    counts: dict[tuple[int, int, datetime], int] = defaultdict(int)
+    if not keys:
+        return counts
+    earliest = min(start for _, _, start in keys)
+    types = {model.engagement_rules[i]["event_type"] for i in capped}
+    earlier = ActivityEvent.objects.filter(
+        lead_id__in={lead_id for lead_id, _, _ in keys},
+        event_type__in=types,
+        occurred_at__gte=earliest,
+        scored_at__isnull=False,
+    ).values_list("lead_id", "event_type", "properties", "occurred_at")
+    for lead_id, event_type, properties, occurred_at in earlier.iterator():
+        index = matching_rule(event_type, properties, model)
+        if index in capped:
+            key = (lead_id, index, cap_period_start(occurred_at, capped[index][1]))
+            if key in keys:
+                counts[key] += 1
+    return counts
 
 
 def lead_explain(lead: Lead, *, limit: int = 10) -> dict[str, list[dict]]:
@@ -156,6 +224,8 @@ def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> in
     for event in events:
         by_lead[event.lead_id].append(event)
     model = active_scoring_model(events[0].organization)
+    capped = _capped_rules(model) if model else {}
+    cap_counts = _cap_counts(model, capped, events) if capped else {}
     leads = Lead.objects.select_for_update(of=("self",)).select_related("company", "persona").in_bulk(list(by_lead))
     for lead_id, lead_events in by_lead.items():
         lead = leads[lead_id]
@@ -169,6 +239,13 @@ def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> in
         earned, recent, fast_lane = 0, [], None
         for event in lead_events:
             points, label = event_points(event, model)
+            index = matching_rule(event.event_type, event.properties, model) if capped else None
+            if index in capped:
+                cap, period = capped[index]
+                key = (lead_id, index, cap_period_start(event.occurred_at, period))
+                cap_counts[key] += 1
+                if cap_counts[key] > cap:
+                    points = 0  # over the cap for this period: stored, counted, earns nothing
             event.points, event.scored_at = points, now
             engagement += decay(points, (now - event.occurred_at).total_seconds() / 86400, hl)
             earned += points

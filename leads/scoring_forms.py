@@ -3,8 +3,8 @@ from __future__ import annotations
 from django import forms
 
 from leads.models import ActivityEvent, ScoringModel
-from leads.scoring import FIT_ATTRIBUTES, FIT_OPERATORS
-from leads.scoring_models import ScoringModelInput
+from leads.scoring import CAP_PERIODS, FIT_ATTRIBUTES, FIT_OPERATORS
+from leads.scoring_models import MAX_CAP, ScoringModelInput
 
 ATTRIBUTE_LABELS = {
     "title": "Job title", "seniority": "Seniority", "industry": "Industry", "company_size": "Company size",
@@ -35,12 +35,18 @@ class EngagementRuleForm(forms.Form):
     property = forms.CharField(required=False, max_length=41, help_text="Optional, e.g. url")
     contains = forms.CharField(required=False, max_length=200, help_text="…contains, e.g. /pricing")
     points = forms.IntegerField(min_value=-1000, max_value=1000)
+    cap = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_CAP, help_text="Optional: at most this many events pay"
+    )
+    cap_period = forms.ChoiceField(choices=[(p, f"per {p}") for p in CAP_PERIODS], initial="day", required=False)
 
     def rule(self) -> dict:
         data = self.cleaned_data
         rule = {"event_type": data["event_type"], "points": data["points"]}
         if data["property"] or data["contains"]:
             rule |= {"property": data["property"], "contains": data["contains"]}
+        if data.get("cap"):
+            rule |= {"cap": data["cap"], "cap_period": data.get("cap_period") or "day"}
         return rule
 
 

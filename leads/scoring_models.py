@@ -11,11 +11,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from leads.models import ActivityEvent, Job, ScoringModel
-from leads.scoring import FIT_ATTRIBUTES, FIT_OPERATORS
+from leads.scoring import CAP_PERIODS, FIT_ATTRIBUTES, FIT_OPERATORS
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
 
 PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
+MAX_CAP = 1000
 
 # A sensible start for an organisation without a model: B2B fit, buying signals, decay.
 DEFAULT_MODEL = {
@@ -41,8 +42,8 @@ DEFAULT_MODEL = {
         {"event_type": "form_submit", "points": 10},
         {"event_type": "webinar_registered", "points": 5},
         {"event_type": "email_click", "points": 3},
-        {"event_type": "page_view", "points": 1},
-        {"event_type": "email_open", "points": 1},
+        {"event_type": "page_view", "points": 1, "cap": 5, "cap_period": "day"},
+        {"event_type": "email_open", "points": 1, "cap": 3, "cap_period": "week"},
         {"event_type": "unsubscribe", "points": -25},
     ],
     "decay_half_life_days": 30,
@@ -92,6 +93,17 @@ def _validate(data: ScoringModelInput) -> ScoringModelInput:
             raise InvalidInput(f"Engagement rule {i}: “{prop}” is not a property name.", field="engagement_rules")
         if not isinstance(rule.get("points"), int):
             raise InvalidInput(f"Engagement rule {i}: points are a whole number.", field="engagement_rules")
+        cap = rule.get("cap")
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_CAP):
+            raise InvalidInput(
+                f"Engagement rule {i}: the cap is a whole number of events from 1 to {MAX_CAP} (or none).",
+                field="engagement_rules",
+            )
+        if rule.get("cap_period") not in (None, "", *CAP_PERIODS):
+            raise InvalidInput(
+                f"Engagement rule {i}: a cap is per {', '.join(CAP_PERIODS[:-1])} or {CAP_PERIODS[-1]}.",
+                field="engagement_rules",
+            )
     if data.decay_half_life_days < 1:
         raise InvalidInput("The half-life is at least one day.", field="decay_half_life_days")
     if data.mql_threshold < 1:

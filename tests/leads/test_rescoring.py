@@ -149,3 +149,71 @@ def test_progress_is_reported_per_chunk(org, people, monkeypatch):
     seen = []
     rescore_organization(model=make_model(org), progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (3, 3) and len(seen) >= 3
+
+
+CAPPED_RULES = [
+    {"event_type": "page_view", "property": "url", "contains": "/pricing", "points": 10, "cap": 2, "cap_period": "day"},
+    {"event_type": "page_view", "points": 1},
+    {"event_type": "email_open", "points": 3, "cap": 1, "cap_period": "week"},
+]
+
+
+def _events(org, lead, specs, start=0):
+    return [
+        ActivityEvent.objects.create(
+            organization=org,
+            lead=lead,
+            client_event_id=f"cap{start + i}",
+            event_type=kind,
+            occurred_at=at,
+            properties={"url": url} if url else {},
+        )
+        for i, (kind, url, at) in enumerate(specs)
+    ]
+
+
+def test_a_capped_rule_pays_at_most_its_cap_per_period_in_batches_and_in_a_rescore(org):
+    model = make_model(
+        org, status="active", fit_rules=[], persona_match_points=0, engagement_rules=CAPPED_RULES, mql_threshold=500
+    )
+    lead = lead_create(org=org, rule="t", data=LeadInput(email="capped@acme.test"))
+    now = timezone.now().replace(hour=12, minute=0)
+    today, yesterday = now - timedelta(hours=1), now - timedelta(days=1)
+    first = _events(
+        org,
+        lead,
+        [("page_view", "/pricing", today - timedelta(minutes=m)) for m in range(3)]  # 3 today: 2 pay
+        + [("page_view", "/pricing", yesterday)]  # another day: pays
+        + [("page_view", "/blog", today)],  # the uncapped rule: pays
+    )
+    score_events(event_ids=[e.pk for e in first], now=now)
+    # a later batch on the same day: the cap is already used up by the first batch
+    second = _events(org, lead, [("page_view", "/pricing", today), ("email_open", "", today)], start=10)
+    score_events(event_ids=[e.pk for e in second], now=now)
+    points = dict(ActivityEvent.objects.filter(lead=lead).values_list("client_event_id", "points"))
+    assert sorted(points[f"cap{i}"] for i in range(3)) == [0, 10, 10]
+    assert points["cap3"] == 10 and points["cap4"] == 1 and points["cap10"] == 0 and points["cap11"] == 3
+    lead.refresh_from_db()
+    incremental = lead.engagement_score
+    expected = 10 * 2 * 0.5 ** (1 / 24 / 30) + 10 * 0.5 ** (1 / 30) + (1 + 3) * 0.5 ** (1 / 24 / 30)
+    assert incremental == pytest.approx(expected, rel=1e-3)
+
+    rescore_organization(model=model, now=now)
+    lead.refresh_from_db()
+    assert lead.engagement_score == pytest.approx(incremental, rel=1e-6)
+    capped_only = {"fit_rules": [], "persona_match_points": 0, "mql_min_fit": 0, "engagement_rules": CAPPED_RULES}
+    at_threshold = make_model(org, version=2, mql_threshold=round(expected), **capped_only)
+    assert rescore_preview(model=at_threshold, now=now)["newly_qualified"] == 1
+    above = make_model(org, version=3, mql_threshold=round(expected) + 1, **capped_only)
+    assert rescore_preview(model=above, now=now)["newly_qualified"] == 0
+
+
+def test_the_rescore_marks_pending_events_with_their_capped_points(org):
+    model = make_model(org, status="active", fit_rules=[], persona_match_points=0, engagement_rules=CAPPED_RULES)
+    lead = lead_create(org=org, rule="t", data=LeadInput(email="weekly@acme.test"))
+    monday = timezone.now().replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(weeks=2)
+    monday -= timedelta(days=monday.weekday())
+    _events(org, lead, [("email_open", "", monday + timedelta(days=d)) for d in (0, 3, 7)])  # two weeks
+    rescore_organization(model=model, now=timezone.now())
+    points = list(ActivityEvent.objects.filter(lead=lead).order_by("occurred_at").values_list("points", flat=True))
+    assert points == [3, 0, 3]

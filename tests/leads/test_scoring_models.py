@@ -29,6 +29,9 @@ def test_first_draft_starts_from_the_default_and_only_one_draft_at_a_time(org, m
             {"engagement_rules": [{"event_type": "page_view", "property": "url__x", "contains": "a", "points": 1}]},
             "property name",
         ),
+        ({"engagement_rules": [{"event_type": "page_view", "points": 1, "cap": 0}]}, "cap"),
+        ({"engagement_rules": [{"event_type": "page_view", "points": 1, "cap": "5"}]}, "cap"),
+        ({"engagement_rules": [{"event_type": "page_view", "points": 1, "cap": 5, "cap_period": "year"}]}, "per day"),
         ({"decay_half_life_days": 0}, "half-life"),
         ({"fast_lane_event_types": ["teleport"]}, "fast-lane"),
     ],
@@ -48,12 +51,31 @@ def test_marketer_edits_a_draft_through_the_page(login, org, marketer):
         "fit-0-attribute": "country", "fit-0-operator": "in", "fit-0-value": "GB, DE", "fit-0-points": 15,
         "eng-TOTAL_FORMS": 2, "eng-INITIAL_FORMS": 0,
         "eng-0-event_type": "page_view", "eng-0-property": "url", "eng-0-contains": "/pricing", "eng-0-points": 30,
+        "eng-1-event_type": "email_open", "eng-1-points": 2, "eng-1-cap": 3, "eng-1-cap_period": "week",
     }  # fmt: skip
     response = login(marketer).post(reverse("scoring:detail", args=[draft.pk]), data, follow=True)
     assert "Draft v1 saved" in response.content.decode()
     draft.refresh_from_db()
     assert draft.fit_rules == [{"attribute": "country", "operator": "in", "value": ["GB", "DE"], "points": 15}]
     assert draft.engagement_rules[0]["contains"] == "/pricing" and draft.mql_threshold == 40
+    assert "cap" not in draft.engagement_rules[0]
+    assert draft.engagement_rules[1] == {"event_type": "email_open", "points": 2, "cap": 3, "cap_period": "week"}
+    page = login(marketer).get(reverse("scoring:detail", args=[draft.pk])).content.decode()
+    assert 'name="eng-1-cap" value="3"' in page
+
+
+def test_a_cap_out_of_range_on_the_page_is_a_field_error(login, org, marketer):
+    draft = scoring_model_draft(org=org)
+    data = {
+        "persona_match_points": 0, "decay_half_life_days": 30, "mql_threshold": 60, "mql_min_fit": 0,
+        "fit-TOTAL_FORMS": 0, "fit-INITIAL_FORMS": 0,
+        "eng-TOTAL_FORMS": 1, "eng-INITIAL_FORMS": 0,
+        "eng-0-event_type": "page_view", "eng-0-points": 1, "eng-0-cap": 0, "eng-0-cap_period": "day",
+    }  # fmt: skip
+    response = login(marketer).post(reverse("scoring:detail", args=[draft.pk]), data)
+    assert response.status_code == 200 and "greater than or equal to 1" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.engagement_rules == DEFAULT_MODEL["engagement_rules"]
 
 
 def test_preview_then_activate_rescores_in_the_background(login, org, marketer, django_capture_on_commit_callbacks):
