@@ -44,7 +44,11 @@ class AgeDays(Func):
     def as_postgresql(self, compiler, connection, **extra):
         now_sql, now_params = compiler.compile(self.source_expressions[0])
         col_sql, col_params = compiler.compile(self.source_expressions[1])
-        return f"(EXTRACT(EPOCH FROM ({now_sql} - {col_sql})) / 86400.0)", [*now_params, *col_params]
+        # As a double: EXTRACT gives a numeric, and POWER() on numerics is ~8x slower over millions of events.
+        return (
+            f"(CAST(EXTRACT(EPOCH FROM ({now_sql} - {col_sql})) AS DOUBLE PRECISION) / 86400.0)",
+            [*now_params, *col_params],
+        )
 
     def as_sqlite(self, compiler, connection, **extra):
         now_sql, now_params = compiler.compile(self.source_expressions[0])
@@ -149,61 +153,73 @@ def _sql(queryset) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _chunk_sql(model: ScoringModel, low: int, high: int, now: datetime, max_event_id: int):
-    org = model.organization
-    leads = (
-        Lead.objects.filter(organization=org, pk__gte=low, pk__lt=high)
-        .annotate(new_fit=fit_expression(model))
-        .values("pk", "new_fit")
-        .order_by()
-    )
-    events = ActivityEvent.objects.filter(organization=org, lead_id__gte=low, lead_id__lt=high, pk__lte=max_event_id)
-    return _sql(leads), engagement_sql(model, events, now)
-
-
 def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> int:
-    with transaction.atomic():
+    """Rescore the leads with ids in [low, high): one transaction. The new scores are computed
+    once into a temporary table, from which the score changes, the leads and the chunk's
+    pending events are written."""
+    org = model.organization
+    with transaction.atomic(), connection.cursor() as cursor:
         max_event_id = (
-            ActivityEvent.objects.filter(organization=model.organization)
-            .order_by("-pk")
-            .values_list("pk", flat=True)
-            .first()
-            or 0
+            ActivityEvent.objects.filter(organization=org).order_by("-pk").values_list("pk", flat=True).first() or 0
         )
-        (lead_sql, lead_params), (event_sql, event_params) = _chunk_sql(model, low, high, now, max_event_id)
-        new_eng = "COALESCE(e.eng, 0)"
-        new_total = f"(n.new_fit + CAST(ROUND({new_eng}) AS INTEGER))"
-        joined = f"({lead_sql}) n LEFT JOIN ({event_sql}) e ON e.lead_id = n.pk"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO leads_scorechange (organization_id, lead_id, changed_at, fit_score, engagement_score, "  # noqa: S608
-                "total_score, delta, reason, scoring_model_id) "
-                f"SELECT l.organization_id, l.id, %s, n.new_fit, CAST(ROUND({new_eng}) AS INTEGER), {new_total}, "
-                f"{new_total} - l.total_score, %s, %s "
-                f"FROM leads_lead l JOIN ({lead_sql}) n ON n.pk = l.id LEFT JOIN ({event_sql}) e ON e.lead_id = l.id "
-                f"WHERE {new_total} <> l.total_score",
-                [now, f"Rescored under scoring model v{model.version}", model.pk, *lead_params, *event_params],
-            )
-            cursor.execute(
-                f"UPDATE leads_lead SET fit_score = n.new_fit, engagement_score = {new_eng}, "  # noqa: S608
-                f"engagement_scored_at = %s, total_score = {new_total} "
-                f"FROM {joined} WHERE leads_lead.id = n.pk",
-                [now, *lead_params, *event_params],
-            )
-            updated = cursor.rowcount
-        pending = ActivityEvent.objects.filter(
-            organization=model.organization, lead_id__gte=low, lead_id__lt=high, pk__lte=max_event_id
+        events = ActivityEvent.objects.filter(
+            organization=org, lead_id__gte=low, lead_id__lt=high, pk__lte=max_event_id
         )
-        if _has_caps(model):  # an event's points depend on the lead's other events in its period
-            points_sql, points_params = _capped_points_sql(model, pending, now)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE leads_activityevent SET points = c.pts, scored_at = %s FROM ({points_sql}) c "  # noqa: S608
-                    "WHERE leads_activityevent.id = c.id AND leads_activityevent.scored_at IS NULL",
-                    [now, *points_params],
-                )
+        lead_sql, lead_params = _sql(
+            Lead.objects.filter(organization=org, pk__gte=low, pk__lt=high)
+            .annotate(new_fit=fit_expression(model))
+            .values("pk", "new_fit")
+            .order_by()
+        )
+        cursor.execute("DROP TABLE IF EXISTS rescore_points")
+        cursor.execute("DROP TABLE IF EXISTS rescore_scores")
+        if _has_caps(model):
+            # Each event's capped points once: the engagement sums them, the pending events get them.
+            points_sql, points_params = _capped_points_sql(model, events, now)
+            cursor.execute(f"CREATE TEMPORARY TABLE rescore_points AS {points_sql}", points_params)
+            event_sql = "SELECT lead_id, SUM(pts * POWER(0.5, age / %s)) AS eng FROM rescore_points GROUP BY lead_id"
+            event_params: list = [model.decay_half_life_days]
         else:
-            pending.filter(scored_at=None).update(points=points_expression(model), scored_at=now)
+            event_sql, event_params = engagement_sql(model, events, now)
+        cursor.execute(
+            "CREATE TEMPORARY TABLE rescore_scores AS "  # noqa: S608
+            "SELECT n.pk AS id, n.new_fit AS fit, COALESCE(e.eng, 0) AS eng, "
+            "n.new_fit + CAST(ROUND(COALESCE(e.eng, 0)) AS INTEGER) AS total "
+            f"FROM ({lead_sql}) n LEFT JOIN ({event_sql}) e ON e.lead_id = n.pk",
+            [*lead_params, *event_params],
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE rescore_scores")  # a temporary table has no statistics: plan the joins
+        cursor.execute(
+            "INSERT INTO leads_scorechange (organization_id, lead_id, changed_at, fit_score, engagement_score, "
+            "total_score, delta, reason, scoring_model_id) "
+            "SELECT l.organization_id, l.id, %s, s.fit, CAST(ROUND(s.eng) AS INTEGER), s.total, "
+            "s.total - l.total_score, %s, %s "
+            "FROM leads_lead l JOIN rescore_scores s ON s.id = l.id WHERE s.total <> l.total_score",
+            [now, f"Rescored under scoring model v{model.version}", model.pk],
+        )
+        cursor.execute(
+            "UPDATE leads_lead SET fit_score = s.fit, engagement_score = s.eng, engagement_scored_at = %s, "
+            "total_score = s.total FROM rescore_scores s WHERE leads_lead.id = s.id "
+            # A row that would not change is not rewritten (with its 14 index entries): e.g. no
+            # engagement before or after, same fit. Anything with engagement changes by decay.
+            "AND (leads_lead.fit_score <> s.fit OR leads_lead.total_score <> s.total "
+            "OR leads_lead.engagement_score <> s.eng)",
+            [now],
+        )
+        updated = cursor.rowcount
+        if _has_caps(model):
+            cursor.execute(
+                "UPDATE leads_activityevent SET points = p.pts, scored_at = %s FROM rescore_points p "
+                "WHERE leads_activityevent.id = p.id AND leads_activityevent.scored_at IS NULL "
+                # the chunk's range too, so the planner reads the chunk's events, not the whole table
+                "AND leads_activityevent.lead_id >= %s AND leads_activityevent.lead_id < %s",
+                [now, low, high],
+            )
+            cursor.execute("DROP TABLE rescore_points")
+        else:
+            events.filter(scored_at=None).update(points=points_expression(model), scored_at=now)
+        cursor.execute("DROP TABLE rescore_scores")
     return updated
 
 
