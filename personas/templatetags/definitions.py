@@ -19,14 +19,17 @@ def stage_badge(context, stage: str):
     org = getattr(request, "org", None)
     if org is None:
         return format_html('<span class="stage stage-{}">{}</span>', stage, Lead.Stage(stage).label)
-    if not hasattr(request, "_stage_wording"):  # one query per page, however many badges
-        request._stage_wording = stage_wording(org=org)
-    wording = request._stage_wording.get(stage, "No agreed definition yet.")
-    return format_html(
-        '<a class="stage stage-{}" title="{}" href="{}#stage-{}">{}</a>',
-        stage,
-        wording,
-        reverse("personas:definitions"),
-        stage,
-        Lead.Stage(stage).label,
-    )
+    # A page of leads shows the same few badges many times: one query and one rendering per stage.
+    badges = getattr(request, "_stage_badges", None)
+    if badges is None:
+        badges = request._stage_badges = {"": stage_wording(org=org)}
+    if stage not in badges:
+        badges[stage] = format_html(
+            '<a class="stage stage-{}" title="{}" href="{}#stage-{}">{}</a>',
+            stage,
+            badges[""].get(stage, "No agreed definition yet."),
+            reverse("personas:definitions"),
+            stage,
+            Lead.Stage(stage).label,
+        )
+    return badges[stage]
