@@ -8,11 +8,14 @@ scored; then leads that now qualify become MQLs in bulk through the services.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import reduce
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import connection, connections, transaction
 from django.db.models import Case, DateTimeField, F, FloatField, Func, Q, Sum, Value, When, Window
 from django.db.models.functions import Power, RowNumber, Trunc
 from django.utils import timezone
@@ -153,10 +156,10 @@ def _sql(queryset) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> int:
+def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> tuple[int, int]:
     """Rescore the leads with ids in [low, high): one transaction. The new scores are computed
     once into a temporary table, from which the score changes, the leads and the chunk's
-    pending events are written."""
+    pending events are written. Returns the chunk's leads and how many of them changed."""
     org = model.organization
     with transaction.atomic(), connection.cursor() as cursor:
         max_event_id = (
@@ -219,8 +222,19 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> i
             cursor.execute("DROP TABLE rescore_points")
         else:
             events.filter(scored_at=None).update(points=points_expression(model), scored_at=now)
+        cursor.execute("SELECT COUNT(*) FROM rescore_scores")
+        in_chunk = cursor.fetchone()[0]
         cursor.execute("DROP TABLE rescore_scores")
-    return updated
+    return in_chunk, updated
+
+
+def _workers(chunks: int) -> int:
+    """Chunks rescored at once: on PostgreSQL a chunk is CPU-bound in its own server process, so
+    two connections use two cores. Not inside a transaction (its rows would be invisible to the
+    other connections, e.g. a test's) and not on SQLite (one writer at a time)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or chunks < 2:
+        return 1
+    return max(1, min(settings.RESCORE_WORKERS, chunks))
 
 
 def rescore_organization(
@@ -236,20 +250,35 @@ def rescore_organization(
     org = model.organization
     leads = Lead.objects.for_org(org)
     total = leads.count()
-    bounds = leads.order_by("pk").values_list("pk", flat=True)
-    first, last = bounds.first(), leads.order_by("-pk").values_list("pk", flat=True).first()
-    done = rescored = 0
-    if first is not None:
-        low = first
-        while low <= last:
-            high = low + CHUNK
-            rescored += _rescore_chunk(model, low, high, now)
-            done = leads.filter(pk__lt=high).count() if high <= last else total
+    first = leads.order_by("pk").values_list("pk", flat=True).first()
+    last = leads.order_by("-pk").values_list("pk", flat=True).first()
+    ranges = [] if first is None else [(low, low + CHUNK) for low in range(first, last + 1, CHUNK)]
+    counts = {"done": 0, "rescored": 0}
+    lock = threading.Lock()
+
+    def rescore(bounds: tuple[int, int]) -> None:
+        in_chunk, updated = _rescore_chunk(model, *bounds, now)
+        with lock:
+            counts["done"] += in_chunk
+            counts["rescored"] += updated
             if progress:
-                progress(done, total)
-            low = high
+                progress(counts["done"], total)
+
+    def rescore_in_own_connection(bounds: tuple[int, int]) -> None:
+        try:
+            rescore(bounds)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    workers = _workers(len(ranges))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(rescore_in_own_connection, ranges))
+    else:
+        for bounds in ranges:
+            rescore(bounds)
     qualified = leads_qualify_bulk(org=org, model=model, now=now)
-    return {"leads": total, "rescored": rescored, "qualified": qualified}
+    return {"leads": total, "rescored": counts["rescored"], "qualified": qualified}
 
 
 def rescore_preview(*, model: ScoringModel, now: datetime | None = None) -> dict[str, int]:

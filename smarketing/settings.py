@@ -128,6 +128,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 CONTENT_MAX_UPLOAD_MB = env.int("CONTENT_MAX_UPLOAD_MB", default=25)
+# Chunks of a full rescore run at once on PostgreSQL (one database connection each): the cores
+# the database may spend on it.
+RESCORE_WORKERS = env.int("RESCORE_WORKERS", default=2)
+if RESCORE_WORKERS < 1:
+    raise ImproperlyConfigured("RESCORE_WORKERS is at least 1.")
 # A full event batch (1,000 events with up to 8 KB of properties each) must fit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -217,3 +217,26 @@ def test_the_rescore_marks_pending_events_with_their_capped_points(org):
     rescore_organization(model=model, now=timezone.now())
     points = list(ActivityEvent.objects.filter(lead=lead).order_by("occurred_at").values_list("points", flat=True))
     assert points == [3, 0, 3]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_rescored_in_parallel_connections_give_the_same_scores(org, monkeypatch, settings):
+    leads = [lead_create(org=org, rule="t", data=LeadInput(email=f"p{i}@acme.test", title="Head")) for i in range(7)]
+    now = timezone.now()
+    noon = now.replace(hour=12, minute=0) - timedelta(days=1)  # events of one UTC day
+    for i, lead in enumerate(leads):
+        _events(org, lead, [("page_view", "/pricing", noon - timedelta(hours=h)) for h in range(i % 4)], start=10 * i)
+    model = make_model(org, status="active", engagement_rules=CAPPED_RULES)
+    monkeypatch.setattr("leads.rescoring.CHUNK", 2)  # four chunks over two connections
+    settings.RESCORE_WORKERS = 2
+    seen = []
+    result = rescore_organization(model=model, now=now, progress=lambda done, total: seen.append(done))
+    assert result["leads"] == 7 and sorted(seen) == seen and seen[-1] == 7 and len(seen) == 4
+    parallel = dict(Lead.objects.values_list("email", "engagement_score"))
+    for lead in leads:  # the same leads one by one, in this connection
+        ActivityEvent.objects.filter(lead=lead).update(scored_at=None, points=None)
+    settings.RESCORE_WORKERS = 1
+    rescore_organization(model=model, now=now)
+    assert dict(Lead.objects.values_list("email", "engagement_score")) == pytest.approx(parallel)
+    assert 19 < parallel["p3@acme.test"] < 20  # three pricing views in a day, two paid (10 each, a day old)
