@@ -79,11 +79,9 @@ class AccessTokenAuthentication(_CredentialAuthentication):
     label = "token"
 
     def lookup(self, raw: str) -> AccessToken | None:
-        return (
-            AccessToken.objects.select_related("membership__organization", "membership__user")
-            .filter(key_digest=digest(raw))
-            .first()
-        )
+        # key_digest is unique: no ORDER BY (the model's or .first()'s) to build on every request.
+        tokens = AccessToken.objects.select_related("membership__organization", "membership__user").order_by()
+        return next(iter(tokens.filter(key_digest=digest(raw))[:1]), None)
 
     def check(self, credential: AccessToken) -> None:
         membership = credential.membership
@@ -102,7 +100,8 @@ class ApiKeyAuthentication(_CredentialAuthentication):
     label = "API key"
 
     def lookup(self, raw: str) -> ApiKey | None:
-        return ApiKey.objects.select_related("organization").filter(key_digest=digest(raw)).first()
+        keys = ApiKey.objects.select_related("organization").order_by()  # key_digest is unique
+        return next(iter(keys.filter(key_digest=digest(raw))[:1]), None)
 
     def principal(self, credential: ApiKey) -> MachineClient:
         return MachineClient(credential)
