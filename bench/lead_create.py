@@ -21,6 +21,8 @@ import argparse
 import http.client
 import itertools
 import json
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -233,6 +235,34 @@ def wrk_run(*, port: int, token: str, run: str, args: argparse.Namespace, second
     return json.loads(line[4:])
 
 
+def cpu_seconds(server_pid: int, database: str) -> dict[str, float]:
+    """CPU time used so far by the gunicorn master and workers, and by PostgreSQL's backends
+    serving ``database`` (from /proc). Per lead, it says what a create costs when the machine is
+    shared and the wall-clock rate says more about the neighbours than about us."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    server = used(server_pid) + sum(used(int(pid)) for pid in children)
+    postgres = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if command.startswith("postgres:") and f" {database} " in command:
+                postgres += used(int(entry.name))
+    client = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"server": server, "postgres": postgres, "client": client.ru_utime + client.ru_stime}
+
+
 def leads_in(slug: str) -> int:
     from leads.models import Lead
 
@@ -255,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         migrate()
         run = f"{int(time.time())}"
         token = bench_credentials(run, existing=args.existing)
+        from django.conf import settings
         from django.db import connections
 
         connections.close_all()  # the server and clients do the rest
@@ -262,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         extra = ["--worker-class", args.worker_class, "--threads", str(args.worker_threads)]
         extra += ["--preload"] if args.preload else []
         server = gunicorn_start(workers=args.workers, port=port, db_url=db_url, extra=extra)
+        database = settings.DATABASES["default"]["NAME"]
         server_config = f"{args.workers} {args.worker_class} workers x {args.worker_threads} threads"
         log(f"gunicorn (pid {server.pid}, {server_config}) on 127.0.0.1:{port}; {args.client}, {args.threads} clients")
 
@@ -270,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
             # Each worker's first requests import and build what Django and DRF load lazily: not measured.
             wrk_run(port=port, token=token, run=f"{run}w", args=args, seconds=3)
             before = leads_in(f"bench-{run}")
+            cpu_before = cpu_seconds(server.pid, database)
             figures = wrk_run(port=port, token=token, run=run, args=args, seconds=args.seconds)
+            cpu_after = cpu_seconds(server.pid, database)
             seconds = figures["duration_us"] / 1e6
             # Made is what the database holds: wrk counts answers, not what they did.
             made = leads_in(f"bench-{run}") - before
@@ -282,12 +316,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             load = Load(port=port, token=token, run=run, args=args)
             threads = [threading.Thread(target=load.client) for _ in range(args.threads)]
+            cpu_before = cpu_seconds(server.pid, database)
+            client_cpu = time.process_time()
             t0 = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
             seconds = time.perf_counter() - t0
+            cpu_after = cpu_seconds(server.pid, database)
+            cpu_after["client"] += time.process_time() - client_cpu  # the client is this process
             latencies, made = sorted(load.latencies), load.created
             for error in load.errors[:5]:
                 log(f"error: {error}")
@@ -309,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
                 "worker_threads": args.worker_threads,
                 "preload": args.preload,
                 "existing_leads": args.existing,
+                # CPU milliseconds per lead made, by who spent them (see cpu_seconds).
+                "cpu_ms_per_lead": {
+                    k: round((cpu_after[k] - cpu_before[k]) * 1000 / made, 2) if made else None for k in cpu_after
+                },
+                "load_avg_1m": os.getloadavg()[0],
             }
         )
         print(json.dumps(result), flush=True)

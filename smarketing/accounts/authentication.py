@@ -54,10 +54,12 @@ class _CredentialAuthentication(authentication.BaseAuthentication):
         if problem:
             raise exceptions.AuthenticationFailed(f"This {self.label} {problem}.")
         self.check(credential)
-        # Record use at most once a minute: ingestion must not write a row per request.
-        type(credential).objects.filter(pk=credential.pk).exclude(last_used_at__gt=now - LAST_USED_RESOLUTION).update(
-            last_used_at=now
-        )
+        # Record use at most once a minute: ingestion must not write a row per request. The row read
+        # above says whether it is due, so most requests send no UPDATE at all; the condition in the
+        # UPDATE keeps concurrent requests from writing it twice.
+        stale = now - LAST_USED_RESOLUTION
+        if credential.last_used_at is None or credential.last_used_at <= stale:
+            type(credential).objects.filter(pk=credential.pk).exclude(last_used_at__gt=stale).update(last_used_at=now)
         return self.principal(credential), credential
 
     def authenticate_header(self, request: Request) -> str:
