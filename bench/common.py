@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -129,8 +130,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn_start(*, workers: int, port: int, db_url: str) -> subprocess.Popen:
-    """``gunicorn`` serving the app on 127.0.0.1 with production settings; returns once it answers."""
+def gunicorn_start(*, workers: int, port: int, db_url: str, extra: Sequence[str] = ()) -> subprocess.Popen:
+    """``gunicorn`` serving the app on 127.0.0.1 with production settings; returns once it answers.
+
+    ``extra``: more gunicorn options (worker class, threads, ``--preload``).
+    """
     env = {
         **os.environ,
         **PRODUCTION_ENV,
@@ -147,6 +151,7 @@ def gunicorn_start(*, workers: int, port: int, db_url: str) -> subprocess.Popen:
         f"127.0.0.1:{port}",
         "--log-level",
         "warning",
+        *extra,
     ]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
     deadline = time.monotonic() + 30

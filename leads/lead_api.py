@@ -23,7 +23,7 @@ from leads.services import LeadInput
 from personas.api import CampaignRefSerializer, InputSerializer, OrgRelatedField, PersonaRefSerializer
 from personas.models import Persona
 from smarketing.accounts.models import Membership
-from smarketing.api import OrgScopedMixin
+from smarketing.api import FieldsBuiltOnceMixin, OrgScopedMixin
 from smarketing.pagination import keyset_page
 
 PAGE_SIZE = 50
@@ -56,7 +56,7 @@ class RoundedIntegerField(serializers.IntegerField):
         return round(value)
 
 
-class LeadRowSerializer(serializers.ModelSerializer):
+class LeadRowSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     """A lead as a list row: what ``selectors.lead_list`` joins in, nothing fetched per row."""
 
     company = LeadCompanySerializer(read_only=True, allow_null=True)

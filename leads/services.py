@@ -46,7 +46,9 @@ MAX_FIELD = 10_000
 
 
 def active_scoring_model(org: Organization) -> ScoringModel | None:
-    return ScoringModel.objects.for_org(org).filter(status=ScoringModel.Status.ACTIVE).first()
+    # At most one is active (scoring_model_one_active): no ORDER BY to build or run (a hot path).
+    active = ScoringModel.objects.for_org(org).filter(status=ScoringModel.Status.ACTIVE).order_by()
+    return next(iter(active[:1]), None)
 
 
 @transaction.atomic
@@ -162,21 +164,26 @@ def _company_for(org: Organization, data: LeadInput, email: str) -> Company | No
     domain = company_domain_for(data, email)
     if not domain and not data.company_name:
         return None
+    given = {
+        attr: value.upper() if attr == "country" else value
+        for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country))
+        if value not in (None, "")
+    }
     # The domain <> '' condition lets PostgreSQL use the partial unique index on UPPER(domain).
     by_domain = Company.objects.for_org(org).exclude(domain="")
-    company = by_domain.filter(domain__iexact=domain).first() if domain else None
+    # Unique (company_domain_ci_unique): [:1] spares .first()'s ORDER BY.
+    company = next(iter(by_domain.filter(domain__iexact=domain)[:1]), None) if domain else None
     if company is None:
         name = (data.company_name or domain.split(".")[0].title()).strip()[:200]
         try:
             with transaction.atomic():
-                company = Company.objects.create(organization=org, name=name, domain=domain)
+                # Created with what the lead says about it: one INSERT, not an INSERT and an UPDATE.
+                return Company.objects.create(organization=org, name=name, domain=domain, **given)
         except IntegrityError:  # created meanwhile by a concurrent request
             company = by_domain.get(domain__iexact=domain)
-    changed = []
-    for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country)):
-        if value not in (None, "") and getattr(company, attr) != value:
-            setattr(company, attr, value.upper() if attr == "country" else value)
-            changed.append(attr)
+    changed = [attr for attr, value in given.items() if getattr(company, attr) != value]
+    for attr in changed:
+        setattr(company, attr, given[attr])
     if changed:
         company.save(update_fields=changed)
     return company
@@ -206,15 +213,14 @@ def _apply(lead: Lead, data: LeadInput) -> None:
         lead.latest_campaign = data.campaign
 
 
-def _rematch(lead: Lead) -> None:
+def _rematch(lead: Lead, model: ScoringModel | None = None) -> None:
     from leads.scoring import lead_score_fit
 
     persona, _, _ = match_persona(lead_attributes(lead), org=lead.organization)
     lead.persona = persona
-    lead_score_fit(lead)
+    lead_score_fit(lead, model)
 
 
-@transaction.atomic
 def lead_create(
     *,
     org: Organization,
@@ -224,26 +230,46 @@ def lead_create(
     stage: str = Lead.Stage.LEAD,
     now: datetime | None = None,
 ) -> Lead:
-    """A new lead, matched to a persona and fit-scored, entering the funnel at ``stage``."""
-    now = now or timezone.now()
+    """A new lead, matched to a persona and fit-scored, entering the funnel at ``stage``.
+
+    An email the organisation already has (in any case) is a ``Conflict`` and nothing is written.
+    """
     if not data.email:
         raise InvalidInput("A lead needs an email address.", field="email")
     _validate(org, data)
     if stage not in (Lead.Stage.SUBSCRIBER, Lead.Stage.LEAD):
         raise InvalidInput("A new lead starts as a subscriber or a lead.", field="lifecycle_stage")
     email = data.email.strip().lower()
-    existing = Lead.objects.for_org(org).filter(email__iexact=email).first()
-    if existing is not None:
-        raise Conflict(f"{email} is already a lead (id {existing.pk}).", field="email")
+    try:
+        return _lead_insert(org=org, data=data, email=email, actor=actor, rule=rule, stage=stage, now=now)
+    except IntegrityError:
+        # The unique index on (UPPER(email), organization) is the duplicate check: its probe in the
+        # INSERT replaces a SELECT before it (creation is a hot path). The transaction has been rolled
+        # back by now, a company made for the lead included, so the existing lead can be looked up.
+        existing = Lead.objects.for_org(org).filter(email__iexact=email).values_list("pk", flat=True).first()
+        if existing is None:
+            raise  # not a duplicate email: some other integrity problem
+        raise Conflict(f"{email} is already a lead (id {existing}).", field="email") from None
+
+
+@transaction.atomic
+def _lead_insert(
+    *,
+    org: Organization,
+    data: LeadInput,
+    email: str,
+    actor: Membership | None,
+    rule: str,
+    stage: str,
+    now: datetime | None,
+) -> Lead:
+    now = now or timezone.now()
     lead = Lead(organization=org, email=email, lifecycle_stage=stage, created_at=now, updated_at=now)
     _apply(lead, data)
     lead.company = _company_for(org, data, email)
-    _rematch(lead)
-    try:
-        with transaction.atomic():
-            lead.save()
-    except IntegrityError:
-        raise Conflict(f"{email} is already a lead.", field="email") from None
+    model = active_scoring_model(org)  # once: fit scoring and the stage change both name it
+    _rematch(lead, model)
+    lead.save(force_insert=True)
     StageChange.objects.create(
         organization=org,
         lead=lead,
@@ -255,7 +281,7 @@ def lead_create(
         reason="New lead",
         total_score=lead.total_score,
         definitions_version=definitions_in_force(org=org, at=now),
-        scoring_model=active_scoring_model(org),
+        scoring_model=model,
     )
     return lead
 

@@ -6,6 +6,7 @@ from django.db import models
 from rest_framework import pagination, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from smarketing.accounts.authentication import api_actor
@@ -71,6 +72,29 @@ class OrgScopedMixin:
     def get_org_queryset(self, org: Organization) -> models.QuerySet:
         """Override to read through a selector; the default scopes ``queryset`` to ``org``."""
         return self.queryset.for_org(org)
+
+
+class FieldsBuiltOnceMixin:
+    """For output serializers whose fields read nothing from the context (no request, no view, no org).
+
+    DRF builds a serializer's fields anew for every instance (deep copies of the declared fields,
+    and a ModelSerializer inspects its model again): for a lead that costs more than turning it
+    into JSON. Such fields keep no per-request state, so they are built once per class, bound to a
+    context-free instance, and shared. Input serializers must not use this: ``OrgRelatedField``
+    reads the caller's organisation from the context.
+    """
+
+    @property
+    def fields(self) -> BindingDict:
+        cls = type(self)
+        shared = cls.__dict__.get("_shared_fields")
+        if shared is None:
+            template = cls()
+            shared = BindingDict(template)
+            for name, field in template.get_fields().items():
+                shared[name] = field
+            cls._shared_fields = shared  # built twice at worst by racing threads: same result
+        return shared
 
 
 class CursorPagination(pagination.CursorPagination):

@@ -54,10 +54,12 @@ class _CredentialAuthentication(authentication.BaseAuthentication):
         if problem:
             raise exceptions.AuthenticationFailed(f"This {self.label} {problem}.")
         self.check(credential)
-        # Record use at most once a minute: ingestion must not write a row per request.
-        type(credential).objects.filter(pk=credential.pk).exclude(last_used_at__gt=now - LAST_USED_RESOLUTION).update(
-            last_used_at=now
-        )
+        # Record use at most once a minute: ingestion must not write a row per request. The row read
+        # above says whether it is due, so most requests send no UPDATE at all; the condition in the
+        # UPDATE keeps concurrent requests from writing it twice.
+        stale = now - LAST_USED_RESOLUTION
+        if credential.last_used_at is None or credential.last_used_at <= stale:
+            type(credential).objects.filter(pk=credential.pk).exclude(last_used_at__gt=stale).update(last_used_at=now)
         return self.principal(credential), credential
 
     def authenticate_header(self, request: Request) -> str:
@@ -79,11 +81,9 @@ class AccessTokenAuthentication(_CredentialAuthentication):
     label = "token"
 
     def lookup(self, raw: str) -> AccessToken | None:
-        return (
-            AccessToken.objects.select_related("membership__organization", "membership__user")
-            .filter(key_digest=digest(raw))
-            .first()
-        )
+        # key_digest is unique: no ORDER BY (the model's or .first()'s) to build on every request.
+        tokens = AccessToken.objects.select_related("membership__organization", "membership__user").order_by()
+        return next(iter(tokens.filter(key_digest=digest(raw))[:1]), None)
 
     def check(self, credential: AccessToken) -> None:
         membership = credential.membership
@@ -102,7 +102,8 @@ class ApiKeyAuthentication(_CredentialAuthentication):
     label = "API key"
 
     def lookup(self, raw: str) -> ApiKey | None:
-        return ApiKey.objects.select_related("organization").filter(key_digest=digest(raw)).first()
+        keys = ApiKey.objects.select_related("organization").order_by()  # key_digest is unique
+        return next(iter(keys.filter(key_digest=digest(raw))[:1]), None)
 
     def principal(self, credential: ApiKey) -> MachineClient:
         return MachineClient(credential)

@@ -72,6 +72,20 @@ def test_logging_out_revokes_the_token(api, rep):
     assert client.get("/api/v1/me").status_code == 401
 
 
+def test_token_use_is_recorded_at_most_once_a_minute(api, rep, django_assert_max_num_queries):
+    client = api(rep)
+    client.get("/api/v1/me")
+    recorded = AccessToken.objects.get().last_used_at
+    assert recorded is not None
+    with django_assert_max_num_queries(5) as queries:
+        assert client.get("/api/v1/me").status_code == 200
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert AccessToken.objects.get().last_used_at == recorded
+    AccessToken.objects.update(last_used_at=timezone.now() - timedelta(minutes=2))
+    client.get("/api/v1/me")
+    assert AccessToken.objects.get().last_used_at > recorded
+
+
 def test_api_key_reads_its_organisation(api_key_client, org):
     response = api_key_client.get("/api/v1/organization")
     assert response.status_code == 200 and response.json()["slug"] == org.slug

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from leads.ingestion import events_ingest
-from leads.models import Lead, ScoringModel
+from leads.models import Company, Lead, ScoringModel, StageChange
 from leads.services import LeadInput, lead_create, lead_transition
 from personas import services as persona_services
 from personas.glossary import default_terms
@@ -258,6 +258,30 @@ def test_duplicate_email_in_any_case_is_409(api, org, marketer):
     assert response.status_code == 409 and response.json()["field"] == "email"
     assert "already a lead" in response.json()["detail"]
     assert Lead.objects.count() == 1
+
+
+def test_duplicate_email_writes_nothing_not_even_its_company(api, org, marketer):
+    existing = make(org, "ann.lee@northwind.example")
+    payload = lead_payload(email="ANN.LEE@northwind.example", company_domain="globex.example")
+    response = api(marketer).post(URL, payload, format="json")
+    assert response.status_code == 409 and f"(id {existing.pk})" in response.json()["detail"]
+    assert not Company.objects.filter(domain="globex.example").exists()
+    assert Lead.objects.count() == 1 and StageChange.objects.count() == 1
+
+
+def test_create_costs_a_fixed_number_of_queries(api, org, marketer, django_assert_max_num_queries):
+    """Token, company, scoring model, personas, definitions, the lead and its stage change; the
+    duplicate check is the unique index itself (the counted queries include test savepoints)."""
+    client = api(marketer)
+    PersonaFactory(organization=org, title_keywords=["marketing"])
+    ScoringModel.objects.create(organization=org, version=1, status="active", persona_match_points=10)
+    # The company exists as the lead describes it, as for most leads.
+    make(org, "first@northwind.example", industry="Software", company_size=250, country="GB")
+    client.get("/api/v1/me")  # the token's last use is recorded once a minute, not on every request
+    with django_assert_max_num_queries(9):
+        response = client.post(URL, lead_payload(), format="json")
+    assert response.status_code == 201 and response.json()["persona"] is not None
+    assert response.json()["fit_score"] == 10
 
 
 @pytest.mark.parametrize(

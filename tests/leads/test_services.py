@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from leads.models import Company, Lead, ScoringModel, StageChange
@@ -33,6 +34,32 @@ def test_same_email_in_other_case_is_a_conflict(org):
         create(org, email="ANN@buyer.test")
     assert exc.value.field == "email"
     assert Lead.objects.count() == 1
+
+
+def test_conflict_names_the_existing_lead_and_rolls_back_a_new_company(org):
+    first = create(org, email="ann@acme.example")
+    with pytest.raises(Conflict, match=f"already a lead \\(id {first.pk}\\)"):
+        create(org, email="Ann@ACME.example", company_domain="globex.example", company_name="Globex")
+    assert list(Company.objects.values_list("domain", flat=True)) == ["acme.example"]
+    assert StageChange.objects.count() == 1
+
+
+def test_conflict_inside_a_callers_transaction_leaves_it_usable(org):
+    create(org)
+    with transaction.atomic():
+        with pytest.raises(Conflict):
+            create(org, email="ANN@buyer.test")
+        create(org, email="bob@buyer.test")  # the caller carries on, as ingestion does
+    assert Lead.objects.count() == 2
+
+
+def test_new_company_is_written_with_what_the_lead_says(org, django_assert_max_num_queries):
+    lead = create(org, email="a@initech.example", industry="Software", company_size=40, country="gb")
+    company = Company.objects.get()
+    assert (company.industry, company.size, company.country) == ("Software", 40, "GB")
+    assert lead.company == company
+    with django_assert_max_num_queries(10):  # an existing company is not written again unchanged
+        create(org, email="b@initech.example", industry="Software", company_size=40, country="GB")
 
 
 def test_same_email_in_another_organisation_is_fine(org, other_org):
