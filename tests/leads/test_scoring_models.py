@@ -118,3 +118,9 @@ def test_reps_can_look_but_not_change_scoring(login, org, rep):
     assert client.post(reverse("scoring:activate", args=[draft.pk])).status_code == 403
     page = client.get(reverse("scoring:detail", args=[draft.pk])).content.decode()
     assert "Save draft" not in page
+
+
+def test_only_the_scoring_section_is_current_in_the_navigation(login, org, marketer):
+    page = login(marketer).get(reverse("scoring:home")).content.decode()
+    assert 'aria-current="page">Scoring<' in page
+    assert 'aria-current="page">Overview<' not in page
