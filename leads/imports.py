@@ -698,7 +698,7 @@ def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     if connection.vendor == "postgresql":
-        return dict(_probe(Lead, "id", "organization_id = %s AND lower(email) = k.key", [org.pk], emails))
+        return dict(_probe(Lead, "id", "organization_id = %s AND upper(email) = upper(k.key)", [org.pk], emails))
     leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
     return dict(leads.values_list("email_ci", "pk"))
 
@@ -1102,7 +1102,7 @@ def _company_columns(org: Organization, domains: list[str], rows: list[list[Row]
 def _facts_by_domain(org: Organization, domains: Iterable[str]) -> dict[str, Facts]:
     domains = list(domains)
     if connection.vendor == "postgresql":
-        condition = "organization_id = %s AND domain <> '' AND lower(domain) = k.key"
+        condition = "organization_id = %s AND domain <> '' AND upper(domain) = upper(k.key)"
         rows = _probe(Company, "id, industry, size, country", condition, [org.pk], domains)
     else:
         companies = Company.objects.for_org(org).exclude(domain="").annotate(domain_ci=Lower("domain"))
