@@ -40,8 +40,10 @@ import csv
 import io
 import json
 import logging
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -548,11 +550,23 @@ class Counts:
         return Counts(**{k: v + getattr(other, k) for k, v in self.__dict__.items()})
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     data: LeadInput
     email: str
+    domain: str = ""  # the company domain, by lead_create's rule
+    phone_key: str = ""
+    text: str = ""  # on PostgreSQL, the row's own columns of a new lead in COPY format
+
+
+@dataclass
+class Parsed:
+    """A chunk of records, read and checked: its valid rows, its problems and counts."""
+
+    rows: list[Row]
+    problems: list[Problem]
+    counts: Counts
 
 
 @dataclass
@@ -569,6 +583,7 @@ class Context:
     definitions_id: int | None
     now: datetime | None
     fit_uses_email_domain: bool = False
+    copy: bool = False  # PostgreSQL: new leads go by COPY, their text prepared while parsing
     scratch_lead: Lead = field(default_factory=Lead)
     scratch_company: Company = field(default_factory=Company)
     fit_cache: dict[tuple, tuple[int | None, int, list[dict]]] = field(default_factory=dict)
@@ -632,6 +647,7 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
     ctx.fit_uses_email_domain = bool(ctx.model) and any(
         rule.get("attribute") == "email_domain" for rule in ctx.model.fit_rules
     )
+    ctx.copy = connection.vendor == "postgresql"
     counts = Counts()
     # Problems go to a temporary file as they are found (there may be a million of them).
     with tempfile.TemporaryFile() as raw_errors:
@@ -639,9 +655,9 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
         try:
             errors = csv.writer(errors_text)
             errors.writerow(["line", "column", "value", "error"])
-            with _records(job) as records:
-                while chunk := list(_take(records, chunk_size)):
-                    counts, problems = _import_chunk(ctx, chunk, before=counts)
+            with _records(job) as records, _parsed_chunks(ctx, records, chunk_size) as chunks:
+                for parsed in chunks:
+                    counts, problems = _import_chunk(ctx, parsed, before=counts)
                     for p in problems:
                         errors.writerow([p.line, safe_cell(p.column), safe_cell(_clip(p.value)), safe_cell(p.message)])
                     if settings.DEBUG:
@@ -659,9 +675,56 @@ def _clip(value: str) -> str:
     return value if len(value) <= ERROR_VALUE_CHARS else value[:ERROR_VALUE_CHARS] + "…"
 
 
-def _import_chunk(ctx: Context, records: list[Record], *, before: Counts) -> tuple[Counts, list[Problem]]:
-    """Validate a chunk's rows, then write them in one transaction with the job's progress;
-    returns the counts so far (``before`` plus this chunk's) and the chunk's problems."""
+PARSED_AHEAD = 2  # chunks parsed ahead of the writer: memory is (2 + PARSED_AHEAD) chunks
+
+
+@contextmanager
+def _parsed_chunks(ctx: Context, records: Iterator[Record], chunk_size: int) -> Iterator[Iterator[Parsed]]:
+    """The records in chunks, parsed and checked by a second thread while this one writes.
+
+    Reading, validating and formatting rows is pure Python and needs no database; writing a
+    chunk is mostly waiting on the database (the driver releases the GIL meanwhile), so the
+    next chunks are parsed during that wait instead of after it. The queue is bounded: the
+    reader stays at most ``PARSED_AHEAD`` chunks ahead, and memory stays flat.
+    """
+    chunks: queue.Queue = queue.Queue(maxsize=PARSED_AHEAD)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            while not stop.is_set() and (chunk := list(_take(records, chunk_size))):
+                if not put(_parse_chunk(ctx, chunk)):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the writer, which raises it as its own
+            put(exc)
+
+    def parsed() -> Iterator[Parsed]:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    reader = threading.Thread(target=read, name=f"import-{ctx.job.pk}-reader", daemon=True)
+    reader.start()
+    try:
+        yield parsed()
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _parse_chunk(ctx: Context, records: list[Record]) -> Parsed:
+    """Check a chunk's records (no database: this runs beside the writer)."""
     counts = Counts(rows=len(records))
     problems: list[Problem] = []
     rows: list[Row] = []
@@ -674,13 +737,31 @@ def _import_chunk(ctx: Context, records: list[Record], *, before: Counts) -> tup
         if row_problems:
             problems.extend(row_problems)
             counts.errors += 1
-        else:
-            rows.append(Row(line=record.line, data=data, email=data.email))
+            continue
+        row = Row(line=record.line, data=data, email=data.email)
+        row.domain = _row_domain(data, row.email)
+        row.phone_key = phone_key_for(data.phone or "")
+        if ctx.copy:
+            row.text = _lead_text(row)
+        rows.append(row)
+    return Parsed(rows=rows, problems=problems, counts=counts)
+
+
+def _import_chunk(ctx: Context, parsed: Parsed, *, before: Counts) -> tuple[Counts, list[Problem]]:
+    """Write a parsed chunk's rows in one transaction with the job's progress; returns the
+    counts so far (``before`` plus this chunk's) and the chunk's problems."""
+    counts, problems, rows = parsed.counts, list(parsed.problems), parsed.rows
     # A lead with the same email created meanwhile by someone else fails the insert: try
     # again, and the second look finds it.
     for attempt in range(3):
         try:
             with transaction.atomic():
+                if ctx.copy:
+                    # The job's progress commits with the chunk, so a commit lost in a server
+                    # crash takes its progress with it and the re-run redoes the chunk; the job's
+                    # final save (synchronous) flushes every chunk before the job says done.
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit = off")
                 written, duplicates = _write(ctx, rows)
                 result = before.plus(counts).plus(written)
                 Job.objects.filter(pk=ctx.job.pk).update(done=result.rows, result=result.as_dict())
@@ -778,6 +859,8 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
     """New leads and their first stage change, as lead_create makes them, in two statements."""
     if not rows:
         return 0
+    if ctx.copy:
+        return _copy_leads(ctx, rows, companies, now)
     leads: dict[str, list] = {name: [] for name in NEW_LEAD_COLUMNS}
     explanations: dict[int, dict] = {}  # one object per distinct fit explanation: serialised once
     for row in rows:
@@ -791,7 +874,7 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
             ("title", title),
             ("seniority", seniority),
             ("phone", data.phone or ""),
-            ("phone_key", phone_key_for(data.phone or "")),
+            ("phone_key", row.phone_key),
             ("company_name", data.company_name or ""),
             ("company_id", company.pk if company else None),
             ("buyer_stage", data.buyer_stage or ""),
@@ -1023,6 +1106,130 @@ def _copy_one(field, value) -> str:
     return value
 
 
+# The new lead's columns in COPY order: the row's own (prepared by the reader thread), then
+# those that need the database (company) or the run (persona, fit, stage, times).
+LEAD_TEXT_COLUMNS = [
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "phone",
+    "phone_key",
+    "company_name",
+    "buyer_stage",
+]
+LEAD_COPY_COLUMNS = [
+    "id",
+    "organization_id",
+    *LEAD_TEXT_COLUMNS,
+    "company_id",
+    "persona_id",
+    "fit_score",
+    "total_score",
+    "score_explanation",
+    "lifecycle_stage",
+    "engagement_score",
+    "created_at",
+    "updated_at",
+]
+STAGE_CHANGE_COPY_COLUMNS = [
+    "id",
+    "organization_id",
+    "lead_id",
+    "from_stage",
+    "to_stage",
+    "changed_at",
+    "actor_id",
+    "rule",
+    "reason",
+    "total_score",
+    "definitions_version_id",
+    "scoring_model_id",
+]
+NULL = "\\N"  # COPY's null
+
+
+def _lead_text(row: Row) -> str:
+    data = row.data
+    return "\t".join(
+        _copy_str(value)
+        for value in (
+            row.email,
+            data.first_name or "",
+            data.last_name or "",
+            data.title or "",
+            data.seniority or "",
+            data.phone or "",
+            row.phone_key,
+            data.company_name or "",
+            data.buyer_stage or "",
+        )
+    )
+
+
+def _copy_str(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], now: datetime) -> int:
+    """``_create`` on PostgreSQL: the leads and their stage changes by COPY, each line put
+    together from the row's prepared text and what the run adds (ids, company, persona, fit)."""
+    n = len(rows)
+    lead_ids = _next_ids(Lead, n)
+    change_ids = _next_ids(StageChange, n)
+    explanations: dict[int, tuple[list, str]] = {}  # keeps each explanation alive: ids stay unique
+    org, stamp, stage = ctx.org.pk, _copy_one(None, now), Lead.Stage.LEAD.value
+    change_tail = "\t".join(
+        _copy_one(None, value)
+        for value in (stamp, ctx.job.created_by_id, ctx.rule)  # changed_at, actor, rule
+    )
+    change_end = "\t".join(
+        _copy_one(None, value) for value in (ctx.definitions_id, ctx.model.pk if ctx.model else None)
+    )
+    leads, changes = [], []
+    for lead_id, change_id, row in zip(lead_ids, change_ids, rows, strict=True):
+        company = companies.get(row.line)
+        persona_id, fit, why = _fit(
+            ctx, title=row.data.title or "", seniority=row.data.seniority or "", email=row.email, company=company
+        )
+        known = explanations.get(id(why))
+        if known is None:
+            known = explanations[id(why)] = (why, _copy_one(Lead._meta.get_field("score_explanation"), {"fit": why}))
+        company_id = NULL if company is None else company.pk
+        persona = NULL if persona_id is None else persona_id
+        leads.append(
+            f"{lead_id}\t{org}\t{row.text}\t{company_id}\t{persona}\t{fit}\t{fit}\t{known[1]}\t"
+            f"{stage}\t0\t{stamp}\t{stamp}\n"
+        )
+        changes.append(
+            f"{change_id}\t{org}\t{lead_id}\t\t{stage}\t{change_tail}\tImported from line {row.line}\t"
+            f"{fit}\t{change_end}\n"
+        )
+    _copy(Lead, LEAD_COPY_COLUMNS, leads)
+    _copy(StageChange, STAGE_CHANGE_COPY_COLUMNS, changes)
+    return n
+
+
+def _next_ids(model: type[Model], count: int) -> list[int]:
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _copy(model: type[Model], columns: list[str], lines: list[str]) -> None:
+    meta, quote = model._meta, connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.copy_expert(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN", io.StringIO("".join(lines)))
+
+
 def _row_domain(data: LeadInput, email: str) -> str:
     """The company domain of a row, by the same rule as lead_create (too long: none)."""
     domain = company_domain_for(data, email)
@@ -1051,7 +1258,7 @@ def _companies(ctx: Context, rows: list[Row], now: datetime) -> dict[int, Facts 
     by_domain: dict[str, list[Row]] = {}
     domainless: list[Row] = []
     for row in rows:
-        domain = _row_domain(row.data, row.email)
+        domain = row.domain
         if domain:
             by_domain.setdefault(domain, []).append(row)
         elif row.data.company_name:
