@@ -582,6 +582,10 @@ class Context:
     model: ScoringModel | None
     definitions_id: int | None
     now: datetime | None
+    # Whether some lead may carry this job's rule: it ran before, or created leads in this run.
+    # Until then the lookup of the job's own leads is skipped (a new job re-importing a file
+    # would otherwise look up the stage changes of every lead the file names).
+    may_own_leads: bool = True
     fit_uses_email_domain: bool = False
     copy: bool = False  # PostgreSQL: new leads go by COPY, their text prepared while parsing
     scratch_lead: Lead = field(default_factory=Lead)
@@ -603,6 +607,8 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
         return job
     if "mapping" not in job.params:
         raise Conflict("This import has no column mapping yet.")
+    # Leads carry rule import:<job id> only if this job ran before: a first run need not look.
+    ran_before = job.started_at is not None
     if job.errors_file:
         job.errors_file.delete(save=False)
     job.errors_file = ""
@@ -612,7 +618,7 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
     try:
         job.total = _estimate_rows(job)
         job.save(update_fields=["total"])
-        counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now)
+        counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now, ran_before=ran_before)
     except Exception as exc:
         job.refresh_from_db(fields=["done", "result"])
         job.status, job.finished_at = Job.Status.FAILED, timezone.now()
@@ -631,7 +637,7 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
     return job
 
 
-def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
+def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = True) -> Counts:
     org = job.organization
     ctx = Context(
         job=job,
@@ -643,6 +649,7 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
         model=active_scoring_model(org),
         definitions_id=getattr(definitions_in_force(org=org, at=now or timezone.now()), "pk", None),
         now=now,
+        may_own_leads=ran_before,
     )
     ctx.fit_uses_email_domain = bool(ctx.model) and any(
         rule.get("attribute") == "email_domain" for rule in ctx.model.fit_rules
@@ -826,7 +833,7 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
     """Write a chunk's valid rows: new leads, updates (or skips) of existing ones; duplicates reported."""
     counts, duplicates = Counts(), []
     existing = _existing_ids(ctx.org, [row.email for row in rows])
-    own = _own_lines(ctx, existing.values())
+    own = _own_lines(ctx, existing.values()) if ctx.may_own_leads else {}
     new_rows: list[Row] = []
     created_at_line: dict[str, int] = {}
     updates: list[tuple[int, Row]] = []
@@ -848,6 +855,8 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
             counts.skipped += 1
     now = ctx.now or timezone.now()
     companies = _companies(ctx, new_rows + [row for _, row in updates if _names_company(row.data)], now)
+    if new_rows:
+        ctx.may_own_leads = True
     counts.created += _create(ctx, new_rows, companies, now)
     updated = _update(ctx, updates, companies, now)
     counts.updated += updated
