@@ -88,6 +88,21 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def backend_cpu_s() -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend so far (the server is on this
+    machine): with the Python process's own, what a run costs whatever else the machine does."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def check_database_url() -> str:
     url = os.environ.get("DATABASE_URL", "")
     parts = urlsplit(url)
@@ -204,6 +219,7 @@ def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
     job.save(update_fields=["params"])
 
     profiler = cProfile.Profile() if profile else None
+    db_cpu0, python_cpu0 = backend_cpu_s(), time.process_time()
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -211,6 +227,7 @@ def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - t0
+    python_cpu, db_cpu = time.process_time() - python_cpu0, backend_cpu_s()
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(25)
@@ -221,6 +238,8 @@ def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
         "seconds": round(seconds, 2),
         "rows_per_s": round(job.done / seconds) if seconds else None,
         "upload_check_s": round(upload_s, 2),
+        "python_cpu_s": round(python_cpu, 2),  # both threads of the import
+        "db_cpu_s": round(db_cpu - db_cpu0, 2) if db_cpu is not None and db_cpu0 is not None else None,
         **job.result,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }

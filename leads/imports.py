@@ -591,6 +591,9 @@ class Context:
     scratch_lead: Lead = field(default_factory=Lead)
     scratch_company: Company = field(default_factory=Company)
     fit_cache: dict[tuple, tuple[int | None, int, list[dict]]] = field(default_factory=dict)
+    # The COPY text of each cached explanation (by the explanation's id; the explanation is
+    # kept with it, so the id cannot be reused), cleared with the cache.
+    explanation_text: dict[int, tuple[list[dict], str]] = field(default_factory=dict)
 
 
 def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | None = None) -> Job:
@@ -1023,6 +1026,7 @@ def _fit(
     if found is None:
         if len(ctx.fit_cache) >= FIT_CACHE_SIZE:
             ctx.fit_cache.clear()
+            ctx.explanation_text.clear()
         lead, scratch_company = ctx.scratch_lead, ctx.scratch_company
         lead.email, lead.title, lead.seniority = email, title, seniority
         if company is None:
@@ -1161,20 +1165,22 @@ NULL = "\\N"  # COPY's null
 
 def _lead_text(row: Row) -> str:
     data = row.data
-    return "\t".join(
-        _copy_str(value)
-        for value in (
-            row.email,
-            data.first_name or "",
-            data.last_name or "",
-            data.title or "",
-            data.seniority or "",
-            data.phone or "",
-            row.phone_key,
-            data.company_name or "",
-            data.buyer_stage or "",
-        )
+    values = (
+        row.email,
+        data.first_name or "",
+        data.last_name or "",
+        data.title or "",
+        data.seniority or "",
+        data.phone or "",
+        row.phone_key,
+        data.company_name or "",
+        data.buyer_stage or "",
     )
+    text = "\t".join(values)
+    # Escaping is rare: check the joined line once, and escape value by value only if needed.
+    if text.count("\t") != len(values) - 1 or "\\" in text or "\n" in text or "\r" in text:
+        text = "\t".join(_copy_str(value) for value in values)
+    return text
 
 
 def _copy_str(value: str) -> str:
@@ -1189,7 +1195,7 @@ def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None
     n = len(rows)
     lead_ids = _next_ids(Lead, n)
     change_ids = _next_ids(StageChange, n)
-    explanations: dict[int, tuple[list, str]] = {}  # keeps each explanation alive: ids stay unique
+    explanations, explanation_field = ctx.explanation_text, Lead._meta.get_field("score_explanation")
     org, stamp, stage = ctx.org.pk, _copy_one(None, now), Lead.Stage.LEAD.value
     change_tail = "\t".join(
         _copy_one(None, value)
@@ -1206,7 +1212,7 @@ def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None
         )
         known = explanations.get(id(why))
         if known is None:
-            known = explanations[id(why)] = (why, _copy_one(Lead._meta.get_field("score_explanation"), {"fit": why}))
+            known = explanations[id(why)] = (why, _copy_one(explanation_field, {"fit": why}))
         company_id = NULL if company is None else company.pk
         persona = NULL if persona_id is None else persona_id
         leads.append(
@@ -1329,15 +1335,14 @@ def _facts_by_domain(org: Organization, domains: Iterable[str]) -> dict[str, Fac
 def _fold(facts: Facts, rows: list[Row]) -> bool:
     """Apply the rows' company attributes in order; whether anything changed."""
     changed = False
-    for row in rows:
-        for attr, value in (
-            ("industry", row.data.industry),
-            ("size", row.data.company_size),
-            ("country", row.data.country),
-        ):
-            if value not in (None, "") and getattr(facts, attr) != value:
-                setattr(facts, attr, value)
-                changed = True
+    for row in rows:  # spelled out: it runs for every row of a file
+        data = row.data
+        if data.industry and data.industry != facts.industry:
+            facts.industry, changed = data.industry, True
+        if data.company_size is not None and data.company_size != facts.size:
+            facts.size, changed = data.company_size, True
+        if data.country and data.country != facts.country:
+            facts.country, changed = data.country, True
     return changed
 
 
