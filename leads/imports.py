@@ -11,7 +11,8 @@ What ``import_run`` promises:
 - **Streaming.** The stored file is read row by row (``csv`` over a text wrapper) and written
   in chunks of ``CHUNK_SIZE`` rows, each chunk one transaction that also records the job's
   progress: memory stays flat whatever the file's size, the progress bar moves chunk by chunk,
-  and a crash loses nothing already committed.
+  and a crash loses nothing already committed. A reader thread parses and checks the next
+  chunks (pure Python) while the writer waits on the database for the current one.
 - **The rules of lead create.** Each row is checked by ``leads.services._validate`` (the same
   rules as a page, the API or a form) plus the columns' lengths. A row with a problem is not
   imported; each problem is a line of the errors CSV (the line number as in the file, the
@@ -80,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_COLUMNS = 500
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000  # rows per transaction; memory holds the chunk being written and those read ahead
 FIT_CACHE_SIZE = 50_000
 PREVIEW_ROWS = 10
 ERROR_VALUE_CHARS = 200
