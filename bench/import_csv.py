@@ -12,8 +12,8 @@ shared by domain), uploads it through ``import_upload`` (encoding and header che
 runs the import service directly, not through Celery, twice: a first job that creates the
 leads, then a second job on the same file, which must create none. Personas and an active
 scoring model are set up so every row is persona-matched and fit-scored. It prints one JSON
-line and drops the database (unless ``--keep``). ``--profile`` prints the first run's top
-functions (cProfile) on stderr.
+line and drops the database (unless ``--keep``). ``--profile first`` (or ``second``) prints
+that run's top functions (cProfile, the writing thread) on stderr.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="data rows in the file (default 1000000)")
     parser.add_argument("--companies", type=int, default=100_000, help="distinct company domains (default 100000)")
     parser.add_argument("--chunk-size", type=int, default=None, help="rows per chunk (default: the service's)")
-    parser.add_argument("--profile", action="store_true", help="cProfile the first run; top functions on stderr")
+    parser.add_argument(
+        "--profile", choices=["first", "second"], help="cProfile that run (the writing thread); top functions on stderr"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     if args.rows < 1 or args.companies < 1:
@@ -84,6 +86,21 @@ def peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux (bytes on macOS).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def backend_cpu_s() -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend so far (the server is on this
+    machine): with the Python process's own, what a run costs whatever else the machine does."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def check_database_url() -> str:
@@ -188,7 +205,7 @@ def setup_org():
     return org, admin
 
 
-def one_job(org, admin, path: Path, args) -> dict:
+def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
     """Upload the file as a new job, map it as suggested, run it: its figures."""
     from django.core.files import File
 
@@ -201,7 +218,8 @@ def one_job(org, admin, path: Path, args) -> dict:
     job.params |= {"mapping": suggest_mapping(job.params["columns"]), "mode": Mode.SKIP}
     job.save(update_fields=["params"])
 
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile() if profile else None
+    db_cpu0, python_cpu0 = backend_cpu_s(), time.process_time()
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -209,6 +227,7 @@ def one_job(org, admin, path: Path, args) -> dict:
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - t0
+    python_cpu, db_cpu = time.process_time() - python_cpu0, backend_cpu_s()
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(25)
@@ -219,6 +238,8 @@ def one_job(org, admin, path: Path, args) -> dict:
         "seconds": round(seconds, 2),
         "rows_per_s": round(job.done / seconds) if seconds else None,
         "upload_check_s": round(upload_s, 2),
+        "python_cpu_s": round(python_cpu, 2),  # both threads of the import
+        "db_cpu_s": round(db_cpu - db_cpu0, 2) if db_cpu is not None and db_cpu0 is not None else None,
         **job.result,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
@@ -251,9 +272,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             write_csv(path, args.rows, args.companies)
             log(f"wrote {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
-            first = one_job(org, admin, path, args)
+            first = one_job(org, admin, path, args, profile=args.profile == "first")
             log(f"first run: {first}")
-            second = one_job(org, admin, path, argparse.Namespace(**{**vars(args), "profile": False}))
+            second = one_job(org, admin, path, args, profile=args.profile == "second")
             log(f"second run: {second}")
             file_mb = round(path.stat().st_size / 1e6, 1)
         result = {

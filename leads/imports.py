@@ -11,7 +11,8 @@ What ``import_run`` promises:
 - **Streaming.** The stored file is read row by row (``csv`` over a text wrapper) and written
   in chunks of ``CHUNK_SIZE`` rows, each chunk one transaction that also records the job's
   progress: memory stays flat whatever the file's size, the progress bar moves chunk by chunk,
-  and a crash loses nothing already committed.
+  and a crash loses nothing already committed. A reader thread parses and checks the next
+  chunks (pure Python) while the writer waits on the database for the current one.
 - **The rules of lead create.** Each row is checked by ``leads.services._validate`` (the same
   rules as a page, the API or a form) plus the columns' lengths. A row with a problem is not
   imported; each problem is a line of the errors CSV (the line number as in the file, the
@@ -40,8 +41,10 @@ import csv
 import io
 import json
 import logging
+import queue
 import re
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_COLUMNS = 500
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000  # rows per transaction; memory holds the chunk being written and those read ahead
 FIT_CACHE_SIZE = 50_000
 PREVIEW_ROWS = 10
 ERROR_VALUE_CHARS = 200
@@ -548,11 +551,23 @@ class Counts:
         return Counts(**{k: v + getattr(other, k) for k, v in self.__dict__.items()})
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     line: int
     data: LeadInput
     email: str
+    domain: str = ""  # the company domain, by lead_create's rule
+    phone_key: str = ""
+    text: str = ""  # on PostgreSQL, the row's own columns of a new lead in COPY format
+
+
+@dataclass
+class Parsed:
+    """A chunk of records, read and checked: its valid rows, its problems and counts."""
+
+    rows: list[Row]
+    problems: list[Problem]
+    counts: Counts
 
 
 @dataclass
@@ -568,10 +583,18 @@ class Context:
     model: ScoringModel | None
     definitions_id: int | None
     now: datetime | None
+    # Whether some lead may carry this job's rule: it ran before, or created leads in this run.
+    # Until then the lookup of the job's own leads is skipped (a new job re-importing a file
+    # would otherwise look up the stage changes of every lead the file names).
+    may_own_leads: bool = True
     fit_uses_email_domain: bool = False
+    copy: bool = False  # PostgreSQL: new leads go by COPY, their text prepared while parsing
     scratch_lead: Lead = field(default_factory=Lead)
     scratch_company: Company = field(default_factory=Company)
     fit_cache: dict[tuple, tuple[int | None, int, list[dict]]] = field(default_factory=dict)
+    # The COPY text of each cached explanation (by the explanation's id; the explanation is
+    # kept with it, so the id cannot be reused), cleared with the cache.
+    explanation_text: dict[int, tuple[list[dict], str]] = field(default_factory=dict)
 
 
 def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | None = None) -> Job:
@@ -588,6 +611,8 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
         return job
     if "mapping" not in job.params:
         raise Conflict("This import has no column mapping yet.")
+    # Leads carry rule import:<job id> only if this job ran before: a first run need not look.
+    ran_before = job.started_at is not None
     if job.errors_file:
         job.errors_file.delete(save=False)
     job.errors_file = ""
@@ -597,7 +622,7 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
     try:
         job.total = _estimate_rows(job)
         job.save(update_fields=["total"])
-        counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now)
+        counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now, ran_before=ran_before)
     except Exception as exc:
         job.refresh_from_db(fields=["done", "result"])
         job.status, job.finished_at = Job.Status.FAILED, timezone.now()
@@ -616,7 +641,7 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
     return job
 
 
-def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
+def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = True) -> Counts:
     org = job.organization
     ctx = Context(
         job=job,
@@ -628,10 +653,12 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
         model=active_scoring_model(org),
         definitions_id=getattr(definitions_in_force(org=org, at=now or timezone.now()), "pk", None),
         now=now,
+        may_own_leads=ran_before,
     )
     ctx.fit_uses_email_domain = bool(ctx.model) and any(
         rule.get("attribute") == "email_domain" for rule in ctx.model.fit_rules
     )
+    ctx.copy = connection.vendor == "postgresql"
     counts = Counts()
     # Problems go to a temporary file as they are found (there may be a million of them).
     with tempfile.TemporaryFile() as raw_errors:
@@ -639,9 +666,9 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None) -> Counts:
         try:
             errors = csv.writer(errors_text)
             errors.writerow(["line", "column", "value", "error"])
-            with _records(job) as records:
-                while chunk := list(_take(records, chunk_size)):
-                    counts, problems = _import_chunk(ctx, chunk, before=counts)
+            with _records(job) as records, _parsed_chunks(ctx, records, chunk_size) as chunks:
+                for parsed in chunks:
+                    counts, problems = _import_chunk(ctx, parsed, before=counts)
                     for p in problems:
                         errors.writerow([p.line, safe_cell(p.column), safe_cell(_clip(p.value)), safe_cell(p.message)])
                     if settings.DEBUG:
@@ -659,9 +686,56 @@ def _clip(value: str) -> str:
     return value if len(value) <= ERROR_VALUE_CHARS else value[:ERROR_VALUE_CHARS] + "…"
 
 
-def _import_chunk(ctx: Context, records: list[Record], *, before: Counts) -> tuple[Counts, list[Problem]]:
-    """Validate a chunk's rows, then write them in one transaction with the job's progress;
-    returns the counts so far (``before`` plus this chunk's) and the chunk's problems."""
+PARSED_AHEAD = 2  # chunks parsed ahead of the writer: memory is (2 + PARSED_AHEAD) chunks
+
+
+@contextmanager
+def _parsed_chunks(ctx: Context, records: Iterator[Record], chunk_size: int) -> Iterator[Iterator[Parsed]]:
+    """The records in chunks, parsed and checked by a second thread while this one writes.
+
+    Reading, validating and formatting rows is pure Python and needs no database; writing a
+    chunk is mostly waiting on the database (the driver releases the GIL meanwhile), so the
+    next chunks are parsed during that wait instead of after it. The queue is bounded: the
+    reader stays at most ``PARSED_AHEAD`` chunks ahead, and memory stays flat.
+    """
+    chunks: queue.Queue = queue.Queue(maxsize=PARSED_AHEAD)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            while not stop.is_set() and (chunk := list(_take(records, chunk_size))):
+                if not put(_parse_chunk(ctx, chunk)):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the writer, which raises it as its own
+            put(exc)
+
+    def parsed() -> Iterator[Parsed]:
+        while (item := chunks.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    reader = threading.Thread(target=read, name=f"import-{ctx.job.pk}-reader", daemon=True)
+    reader.start()
+    try:
+        yield parsed()
+    finally:
+        stop.set()
+        reader.join()
+
+
+def _parse_chunk(ctx: Context, records: list[Record]) -> Parsed:
+    """Check a chunk's records (no database: this runs beside the writer)."""
     counts = Counts(rows=len(records))
     problems: list[Problem] = []
     rows: list[Row] = []
@@ -674,13 +748,31 @@ def _import_chunk(ctx: Context, records: list[Record], *, before: Counts) -> tup
         if row_problems:
             problems.extend(row_problems)
             counts.errors += 1
-        else:
-            rows.append(Row(line=record.line, data=data, email=data.email))
+            continue
+        row = Row(line=record.line, data=data, email=data.email)
+        row.domain = _row_domain(data, row.email)
+        row.phone_key = phone_key_for(data.phone or "")
+        if ctx.copy:
+            row.text = _lead_text(row)
+        rows.append(row)
+    return Parsed(rows=rows, problems=problems, counts=counts)
+
+
+def _import_chunk(ctx: Context, parsed: Parsed, *, before: Counts) -> tuple[Counts, list[Problem]]:
+    """Write a parsed chunk's rows in one transaction with the job's progress; returns the
+    counts so far (``before`` plus this chunk's) and the chunk's problems."""
+    counts, problems, rows = parsed.counts, list(parsed.problems), parsed.rows
     # A lead with the same email created meanwhile by someone else fails the insert: try
     # again, and the second look finds it.
     for attempt in range(3):
         try:
             with transaction.atomic():
+                if ctx.copy:
+                    # The job's progress commits with the chunk, so a commit lost in a server
+                    # crash takes its progress with it and the re-run redoes the chunk; the job's
+                    # final save (synchronous) flushes every chunk before the job says done.
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit = off")
                 written, duplicates = _write(ctx, rows)
                 result = before.plus(counts).plus(written)
                 Job.objects.filter(pk=ctx.job.pk).update(done=result.rows, result=result.as_dict())
@@ -698,7 +790,7 @@ def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     if connection.vendor == "postgresql":
-        return dict(_probe(Lead, "id", "organization_id = %s AND lower(email) = k.key", [org.pk], emails))
+        return dict(_probe(Lead, "id", "organization_id = %s AND upper(email) = upper(k.key)", [org.pk], emails))
     leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
     return dict(leads.values_list("email_ci", "pk"))
 
@@ -745,7 +837,7 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
     """Write a chunk's valid rows: new leads, updates (or skips) of existing ones; duplicates reported."""
     counts, duplicates = Counts(), []
     existing = _existing_ids(ctx.org, [row.email for row in rows])
-    own = _own_lines(ctx, existing.values())
+    own = _own_lines(ctx, existing.values()) if ctx.may_own_leads else {}
     new_rows: list[Row] = []
     created_at_line: dict[str, int] = {}
     updates: list[tuple[int, Row]] = []
@@ -767,6 +859,8 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
             counts.skipped += 1
     now = ctx.now or timezone.now()
     companies = _companies(ctx, new_rows + [row for _, row in updates if _names_company(row.data)], now)
+    if new_rows:
+        ctx.may_own_leads = True
     counts.created += _create(ctx, new_rows, companies, now)
     updated = _update(ctx, updates, companies, now)
     counts.updated += updated
@@ -778,6 +872,8 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
     """New leads and their first stage change, as lead_create makes them, in two statements."""
     if not rows:
         return 0
+    if ctx.copy:
+        return _copy_leads(ctx, rows, companies, now)
     leads: dict[str, list] = {name: [] for name in NEW_LEAD_COLUMNS}
     explanations: dict[int, dict] = {}  # one object per distinct fit explanation: serialised once
     for row in rows:
@@ -791,7 +887,7 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
             ("title", title),
             ("seniority", seniority),
             ("phone", data.phone or ""),
-            ("phone_key", phone_key_for(data.phone or "")),
+            ("phone_key", row.phone_key),
             ("company_name", data.company_name or ""),
             ("company_id", company.pk if company else None),
             ("buyer_stage", data.buyer_stage or ""),
@@ -931,6 +1027,7 @@ def _fit(
     if found is None:
         if len(ctx.fit_cache) >= FIT_CACHE_SIZE:
             ctx.fit_cache.clear()
+            ctx.explanation_text.clear()
         lead, scratch_company = ctx.scratch_lead, ctx.scratch_company
         lead.email, lead.title, lead.seniority = email, title, seniority
         if company is None:
@@ -1023,6 +1120,132 @@ def _copy_one(field, value) -> str:
     return value
 
 
+# The new lead's columns in COPY order: the row's own (prepared by the reader thread), then
+# those that need the database (company) or the run (persona, fit, stage, times).
+LEAD_TEXT_COLUMNS = [
+    "email",
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "phone",
+    "phone_key",
+    "company_name",
+    "buyer_stage",
+]
+LEAD_COPY_COLUMNS = [
+    "id",
+    "organization_id",
+    *LEAD_TEXT_COLUMNS,
+    "company_id",
+    "persona_id",
+    "fit_score",
+    "total_score",
+    "score_explanation",
+    "lifecycle_stage",
+    "engagement_score",
+    "created_at",
+    "updated_at",
+]
+STAGE_CHANGE_COPY_COLUMNS = [
+    "id",
+    "organization_id",
+    "lead_id",
+    "from_stage",
+    "to_stage",
+    "changed_at",
+    "actor_id",
+    "rule",
+    "reason",
+    "total_score",
+    "definitions_version_id",
+    "scoring_model_id",
+]
+NULL = "\\N"  # COPY's null
+
+
+def _lead_text(row: Row) -> str:
+    data = row.data
+    values = (
+        row.email,
+        data.first_name or "",
+        data.last_name or "",
+        data.title or "",
+        data.seniority or "",
+        data.phone or "",
+        row.phone_key,
+        data.company_name or "",
+        data.buyer_stage or "",
+    )
+    text = "\t".join(values)
+    # Escaping is rare: check the joined line once, and escape value by value only if needed.
+    if text.count("\t") != len(values) - 1 or "\\" in text or "\n" in text or "\r" in text:
+        text = "\t".join(_copy_str(value) for value in values)
+    return text
+
+
+def _copy_str(value: str) -> str:
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_ESCAPES)
+    return value
+
+
+def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], now: datetime) -> int:
+    """``_create`` on PostgreSQL: the leads and their stage changes by COPY, each line put
+    together from the row's prepared text and what the run adds (ids, company, persona, fit)."""
+    n = len(rows)
+    lead_ids = _next_ids(Lead, n)
+    change_ids = _next_ids(StageChange, n)
+    explanations, explanation_field = ctx.explanation_text, Lead._meta.get_field("score_explanation")
+    org, stamp, stage = ctx.org.pk, _copy_one(None, now), Lead.Stage.LEAD.value
+    change_tail = "\t".join(
+        _copy_one(None, value)
+        for value in (stamp, ctx.job.created_by_id, ctx.rule)  # changed_at, actor, rule
+    )
+    change_end = "\t".join(
+        _copy_one(None, value) for value in (ctx.definitions_id, ctx.model.pk if ctx.model else None)
+    )
+    leads, changes = [], []
+    for lead_id, change_id, row in zip(lead_ids, change_ids, rows, strict=True):
+        company = companies.get(row.line)
+        persona_id, fit, why = _fit(
+            ctx, title=row.data.title or "", seniority=row.data.seniority or "", email=row.email, company=company
+        )
+        known = explanations.get(id(why))
+        if known is None:
+            known = explanations[id(why)] = (why, _copy_one(explanation_field, {"fit": why}))
+        company_id = NULL if company is None else company.pk
+        persona = NULL if persona_id is None else persona_id
+        leads.append(
+            f"{lead_id}\t{org}\t{row.text}\t{company_id}\t{persona}\t{fit}\t{fit}\t{known[1]}\t"
+            f"{stage}\t0\t{stamp}\t{stamp}\n"
+        )
+        changes.append(
+            f"{change_id}\t{org}\t{lead_id}\t\t{stage}\t{change_tail}\tImported from line {row.line}\t"
+            f"{fit}\t{change_end}\n"
+        )
+    _copy(Lead, LEAD_COPY_COLUMNS, leads)
+    _copy(StageChange, STAGE_CHANGE_COPY_COLUMNS, changes)
+    return n
+
+
+def _next_ids(model: type[Model], count: int) -> list[int]:
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _copy(model: type[Model], columns: list[str], lines: list[str]) -> None:
+    meta, quote = model._meta, connection.ops.quote_name
+    names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.copy_expert(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN", io.StringIO("".join(lines)))
+
+
 def _row_domain(data: LeadInput, email: str) -> str:
     """The company domain of a row, by the same rule as lead_create (too long: none)."""
     domain = company_domain_for(data, email)
@@ -1051,7 +1274,7 @@ def _companies(ctx: Context, rows: list[Row], now: datetime) -> dict[int, Facts 
     by_domain: dict[str, list[Row]] = {}
     domainless: list[Row] = []
     for row in rows:
-        domain = _row_domain(row.data, row.email)
+        domain = row.domain
         if domain:
             by_domain.setdefault(domain, []).append(row)
         elif row.data.company_name:
@@ -1102,7 +1325,7 @@ def _company_columns(org: Organization, domains: list[str], rows: list[list[Row]
 def _facts_by_domain(org: Organization, domains: Iterable[str]) -> dict[str, Facts]:
     domains = list(domains)
     if connection.vendor == "postgresql":
-        condition = "organization_id = %s AND domain <> '' AND lower(domain) = k.key"
+        condition = "organization_id = %s AND domain <> '' AND upper(domain) = upper(k.key)"
         rows = _probe(Company, "id, industry, size, country", condition, [org.pk], domains)
     else:
         companies = Company.objects.for_org(org).exclude(domain="").annotate(domain_ci=Lower("domain"))
@@ -1113,15 +1336,14 @@ def _facts_by_domain(org: Organization, domains: Iterable[str]) -> dict[str, Fac
 def _fold(facts: Facts, rows: list[Row]) -> bool:
     """Apply the rows' company attributes in order; whether anything changed."""
     changed = False
-    for row in rows:
-        for attr, value in (
-            ("industry", row.data.industry),
-            ("size", row.data.company_size),
-            ("country", row.data.country),
-        ):
-            if value not in (None, "") and getattr(facts, attr) != value:
-                setattr(facts, attr, value)
-                changed = True
+    for row in rows:  # spelled out: it runs for every row of a file
+        data = row.data
+        if data.industry and data.industry != facts.industry:
+            facts.industry, changed = data.industry, True
+        if data.company_size is not None and data.company_size != facts.size:
+            facts.size, changed = data.company_size, True
+        if data.country and data.country != facts.country:
+            facts.country, changed = data.country, True
     return changed
 
 

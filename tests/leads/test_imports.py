@@ -395,6 +395,28 @@ def test_a_job_that_died_runs_again_without_duplicates(org, marketer, do_import)
     assert Lead.objects.count() == 10 and StageChange.objects.count() == 10
 
 
+def test_a_row_that_breaks_the_reader_fails_the_job_and_keeps_the_chunks_before(org, marketer):
+    content = csv_bytes([["email"], *[[f"l{i}@x.example"] for i in range(10)]])
+    job = import_upload(org=org, actor=marketer, upload=upload("leads.csv", content))
+    job.params |= {"mapping": ["email"], "mode": Mode.SKIP}
+    job.save()
+    real_parse = imports.parse_row
+
+    def breaks_on_line_eight(cells, plan, line, org):
+        if line == 8:
+            raise RuntimeError("unreadable")
+        return real_parse(cells, plan, line, org)
+
+    with mock.patch.object(imports, "parse_row", breaks_on_line_eight):
+        job = import_run(job_id=job.pk, chunk_size=3)
+    assert job.status == Job.Status.FAILED and "RuntimeError: unreadable" in job.error
+    assert job.done == 6 and Lead.objects.count() == 6
+
+    job = import_run(job_id=job.pk, chunk_size=3)
+    assert job.status == Job.Status.DONE and Lead.objects.count() == 10 and StageChange.objects.count() == 10
+    assert job.result == {"rows": 10, "created": 10, "updated": 0, "skipped": 0, "duplicates": 0, "errors": 0}
+
+
 def test_progress_is_recorded_after_every_chunk(org, marketer):
     content = csv_bytes([["email"], *[[f"l{i}@x.example"] for i in range(7)]])
     job = import_upload(org=org, actor=marketer, upload=upload("leads.csv", content))
