@@ -146,7 +146,11 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
             try:
                 conn.request("POST", "/api/v1/events", body=json.dumps({"events": events}), headers=headers)
                 response = conn.getresponse()
-                body = json.loads(response.read() or b"{}")
+                raw = response.read()
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:  # a 500 page, not JSON: counted as an error below
+                    body = {}
                 with lock:
                     sent += len(events)
                     if response.status == 202:

@@ -57,3 +57,15 @@ def update_from_values(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*flat, *params])
         return cursor.rowcount
+
+
+def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """One multi-row ``INSERT`` of plain values (already adapted for the database), without the
+    per-object field preparation of ``bulk_create``."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([row_sql] * len(rows))}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])

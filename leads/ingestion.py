@@ -189,7 +189,11 @@ def events_ingest(*, org: Organization, payload: object, now: datetime | None = 
     result = IngestResult()
     valid: list[_Valid] = []
     seen: set[str] = set()
-    emails_checked: set[str] = set()
+    # Leads are looked up first: an address that is already a lead's was checked when the lead
+    # was made, so only new addresses go through the (slow) email validator.
+    given = [raw["email"] for raw in raw_events if isinstance(raw, dict) and isinstance(raw.get("email"), str)]
+    lead_ids = _known_lead_ids(org, {email.strip().lower() for email in given if email})
+    emails_checked = {email for email in given if email.lower() in lead_ids}
     for index, raw in enumerate(raw_events):
         try:
             event = _clean(index, raw, now, emails_checked)
@@ -202,14 +206,15 @@ def events_ingest(*, org: Organization, payload: object, now: datetime | None = 
         seen.add(event.client_id)
         valid.append(event)
     if valid:
-        _store(org, valid, result, now)
+        _store(org, valid, lead_ids, result, now)
         result.errors.sort(key=lambda error: error["index"])
     return result
 
 
 @transaction.atomic
-def _store(org: Organization, valid: list[_Valid], result: IngestResult, now: datetime) -> None:
-    lead_ids = _known_lead_ids(org, {e.email for e in valid if e.email})
+def _store(
+    org: Organization, valid: list[_Valid], lead_ids: dict[str, int], result: IngestResult, now: datetime
+) -> None:
     # Events that change more than themselves (create or update a lead, identify a visitor)
     # must not do it again when re-sent: those few are checked against the stored ids first.
     # Plain events rely on the INSERT's ON CONFLICT alone.

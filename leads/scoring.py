@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from typing import NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, Count, DateTimeField, Q, QuerySet, Value, When
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
-from leads.bulk_sql import update_from_values
+from leads.bulk_sql import insert_rows, update_from_values
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel
 from smarketing.accounts.models import Organization
 
@@ -137,10 +140,17 @@ def _capped_rules(model: ScoringModel) -> dict[int, tuple[int, str]]:
 
 
 def _cap_counts(
-    model: ScoringModel, capped: dict[int, tuple[int, str]], events: list[ActivityEvent]
+    model: ScoringModel, capped: dict[int, tuple[int, str]], events: Iterable[ActivityEvent]
 ) -> dict[tuple[int, int, datetime], int]:
     """How many already-scored events of each (lead, capped rule, period) the batch's events fall
-    in, so a batch never pays more than the cap on top of what earlier batches paid."""
+    in, so a batch never pays more than the cap on top of what earlier batches paid.
+
+    Counted by the database in one grouped query, matching rules as the full rescore does
+    (leads.rescoring): a busy lead has many events a period, and reading them all back to
+    match them here was the slow part of scoring a batch.
+    """
+    from leads.rescoring import _rule_condition  # the rules' SQL form lives with the rescore
+
     keys: set[tuple[int, int, datetime]] = set()
     for event in events:
         index = matching_rule(event.event_type, event.properties, model)
@@ -149,20 +159,35 @@ def _cap_counts(
     counts: dict[tuple[int, int, datetime], int] = defaultdict(int)
     if not keys:
         return counts
-    earliest = min(start for _, _, start in keys)
-    types = {model.engagement_rules[i]["event_type"] for i in capped}
-    earlier = ActivityEvent.objects.filter(
-        lead_id__in={lead_id for lead_id, _, _ in keys},
-        event_type__in=types,
-        occurred_at__gte=earliest,
-        scored_at__isnull=False,
-    ).values_list("lead_id", "event_type", "properties", "occurred_at")
-    for lead_id, event_type, properties, occurred_at in earlier.iterator():
-        index = matching_rule(event_type, properties, model)
-        if index in capped:
-            key = (lead_id, index, cap_period_start(occurred_at, capped[index][1]))
-            if key in keys:
-                counts[key] += 1
+    rules = model.engagement_rules
+    earliest: dict[str, datetime] = {}
+    for _, index, start in keys:
+        event_type = rules[index]["event_type"]
+        earliest[event_type] = min(start, earliest.get(event_type, start))
+    # Each capped type only as far back as its own periods reach (a weekly cap must not make
+    # a daily one read the whole week).
+    since = reduce(operator.or_, (Q(event_type=t, occurred_at__gte=start) for t, start in earliest.items()))
+    rule_index = Case(*(When(_rule_condition(r), then=Value(i)) for i, r in enumerate(rules)), default=Value(-1))
+    period = Case(
+        *(When(_rule_condition(rules[i]), then=Trunc("occurred_at", capped[i][1], tzinfo=UTC)) for i in sorted(capped)),
+        default=Value(None),
+        output_field=DateTimeField(),
+    )
+    grouped = (
+        ActivityEvent.objects.filter(since, lead_id__in={lead_id for lead_id, _, _ in keys}, scored_at__isnull=False)
+        .annotate(rule_index=rule_index, period=period)
+        .values("lead_id", "rule_index", "period")
+        .annotate(n=Count("pk"))
+        .values_list("lead_id", "rule_index", "period", "n")
+        .order_by()
+    )
+    for lead_id, index, start, n in grouped:
+        if start is None:
+            continue
+        # Inside a CASE the truncation comes back naive on PostgreSQL; it is UTC either way.
+        key = (lead_id, index, start if start.tzinfo else start.replace(tzinfo=UTC))
+        if key in keys:
+            counts[key] = n
     return counts
 
 
@@ -237,6 +262,10 @@ class _LeadScore:
 
 _EVENT_FIELDS = ("pk", "lead_id", "organization_id", "event_type", "properties", "occurred_at")
 _LEAD_FIELDS = tuple(f.name for f in fields(_LeadScore))
+_SCORE_CHANGE_COLUMNS = (
+    "organization_id", "lead_id", "changed_at", "fit_score", "engagement_score", "total_score", "delta", "reason",
+    "scoring_model_id",
+)  # fmt: skip
 
 
 def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> int:
@@ -302,6 +331,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> None:
     capped = _capped_rules(model)
     cap_counts = _cap_counts(model, capped, events) if capped else {}
     hl = model.decay_half_life_days
+    at = connection.ops.adapt_datetimefield_value(now)
     points_by_event, lead_rows, changes, qualify = [], [], [], {}
     for lead_id, lead_events in by_lead.items():
         lead = leads[lead_id]
@@ -332,22 +362,21 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> None:
         lead_rows.append((lead_id, engagement, lead.total_score, json.dumps(explanation, cls=DjangoJSONEncoder)))
         if lead.total_score != before:
             changes.append(
-                ScoreChange(
-                    organization_id=org_id,
-                    lead_id=lead_id,
-                    changed_at=now,
-                    fit_score=lead.fit_score,
-                    engagement_score=round(engagement),
-                    total_score=lead.total_score,
-                    delta=lead.total_score - before,
-                    reason=f"{len(lead_events)} event(s), +{earned} points before decay",
-                    scoring_model=model,
+                (
+                    org_id,
+                    lead_id,
+                    at,
+                    lead.fit_score,
+                    round(engagement),
+                    lead.total_score,
+                    lead.total_score - before,
+                    f"{len(lead_events)} event(s), +{earned} points before decay",
+                    model.pk,
                 )
             )
         rule = _qualifies(lead, model, fast_lane)
         if rule:
             qualify[lead_id] = rule
-    at = connection.ops.adapt_datetimefield_value(now)
     update_from_values(
         table="leads_lead",
         columns=("id", "engagement", "total", "explanation"),
@@ -357,7 +386,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> None:
         "engagement_scored_at = %s, updated_at = %s",
         params=(at, at),
     )
-    ScoreChange.objects.bulk_create(changes, batch_size=2000)
+    insert_rows(table=ScoreChange._meta.db_table, columns=_SCORE_CHANGE_COLUMNS, rows=changes)
     _mark_scored(points_by_event, now)
     # The few leads that become MQLs go through the one transition function (history, rules).
     for lead_id, rule in sorted(qualify.items()):
