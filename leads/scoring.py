@@ -273,10 +273,17 @@ def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> in
     record the score change, and qualify leads to MQL. Idempotent: events already scored are
     skipped (claimed by ``scored_at``). Returns how many events were scored."""
     pending = ActivityEvent.objects.filter(pk__in=list(event_ids), scored_at=None).exclude(lead=None)
-    return _score(pending.select_for_update(skip_locked=True, no_key=True), now=now)
+    return _score(pending.select_for_update(skip_locked=True, no_key=True), now=now).scored
 
 
-def score_pending(*, org_id: int, limit: int, now: datetime | None = None) -> int:
+class ScoringRun(NamedTuple):
+    scored: int
+    # Events left pending because their lead was locked by a concurrent run (or a lead update):
+    # scored by a later batch.
+    deferred: int
+
+
+def score_pending(*, org_id: int, limit: int, now: datetime | None = None) -> ScoringRun:
     """Score up to ``limit`` of the organisation's oldest unscored events. Concurrent callers
     claim disjoint batches (skip locked), so several workers share the backlog."""
     pending = (
@@ -288,46 +295,49 @@ def score_pending(*, org_id: int, limit: int, now: datetime | None = None) -> in
 
 
 @transaction.atomic
-def _score(pending: QuerySet[ActivityEvent], *, now: datetime | None) -> int:
+def _score(pending: QuerySet[ActivityEvent], *, now: datetime | None) -> ScoringRun:
     """The set-based scoring of the events ``pending`` (a skip-locked select) claims, in one transaction and a fixed
     number of statements whatever the batch size (plus lead_transition for each new MQL).
 
-    Locks: events are claimed skip-locked, so a concurrent run scores others; leads are locked
-    in id order (no deadlock between runs) with FOR NO KEY UPDATE, which does not conflict with
-    the key-share locks of concurrent event inserts referencing the same leads.
+    Locks: events are claimed skip-locked, so a concurrent run scores others. Leads are locked
+    skip-locked too: a lead a concurrent run is scoring keeps its events of this batch pending
+    for a later one, instead of this run waiting for that one to commit (with thousands of leads
+    a batch, two runs almost always share a few, and waiting serialised them). FOR NO KEY
+    UPDATE does not conflict with the key-share locks of event inserts referencing the leads.
     """
     now = now or timezone.now()
     events = [_Event(*row) for row in pending.values_list(*_EVENT_FIELDS)]
     if not events:
-        return 0
+        return ScoringRun(0, 0)
     events.sort(key=lambda e: (e.occurred_at, e.pk))
     by_org: dict[int, list[_Event]] = defaultdict(list)
     for event in events:
         by_org[event.organization_id].append(event)
-    for org_id, org_events in by_org.items():
-        _score_org(org_id, org_events, now)
-    return len(events)
+    scored = sum(_score_org(org_id, org_events, now) for org_id, org_events in by_org.items())
+    return ScoringRun(scored, len(events) - scored)
 
 
-def _score_org(org_id: int, events: list[_Event], now: datetime) -> None:
+def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     from leads.services import active_scoring_model, lead_transition
 
     model = active_scoring_model(Organization(pk=org_id))
     if model is None:
         _mark_scored([(e.pk, 0) for e in events], now)
-        return
-    by_lead: dict[int, list[_Event]] = defaultdict(list)
-    for event in events:
-        by_lead[event.lead_id].append(event)
+        return len(events)
     locked = (
-        Lead.objects.filter(pk__in=list(by_lead))
-        .select_for_update(no_key=True)
+        Lead.objects.filter(pk__in={e.lead_id for e in events})
+        .select_for_update(no_key=True, skip_locked=True)
         .order_by("pk")
         .values_list(*_LEAD_FIELDS)
     )
     leads = {row[0]: _LeadScore(*row) for row in locked}
-    # Counted after the leads are locked: a concurrent run scoring the same leads has committed
-    # by now, so its events count towards the caps.
+    by_lead: dict[int, list[_Event]] = defaultdict(list)
+    for event in events:
+        if event.lead_id in leads:
+            by_lead[event.lead_id].append(event)
+    events = [e for lead_events in by_lead.values() for e in lead_events]
+    # Counted with the leads locked: no run scoring the same leads is still uncommitted (it
+    # would hold their locks), so every earlier event counts towards the caps.
     capped = _capped_rules(model)
     cap_counts = _cap_counts(model, capped, events) if capped else {}
     hl = model.decay_half_life_days
@@ -391,6 +401,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> None:
     # The few leads that become MQLs go through the one transition function (history, rules).
     for lead_id, rule in sorted(qualify.items()):
         lead_transition(lead=Lead(pk=lead_id), to=Lead.Stage.MQL, rule=f"scoring v{model.version}: {rule}", now=now)
+    return len(events)
 
 
 def _mark_scored(points_by_event: list[tuple[int, int]], now: datetime) -> None:

@@ -25,13 +25,15 @@ def score_pending_events(org_id: int) -> int:
 
     # Cleared before looking: events stored from now on enqueue a new run (see enqueue_scoring).
     scoring_enqueued_clear(org_id)
-    scored, started, done = 0, time.monotonic(), 0
+    scored, started, run = 0, time.monotonic(), scoring.ScoringRun(0, 0)
     while time.monotonic() - started < TIME_BUDGET_S:
-        done = scoring.score_pending(org_id=org_id, limit=BATCH)
-        scored += done
-        if done == 0:  # nothing left, or all of it claimed by a concurrent run
+        run = scoring.score_pending(org_id=org_id, limit=BATCH)
+        scored += run.scored
+        if not run.scored and not run.deferred:  # nothing left, or all of it claimed by a concurrent run
             break
-    if done:  # out of time with work left: hand the rest to a fresh run rather than the sweep
+        if not run.scored:  # every lead of the batch busy elsewhere: give that run a moment
+            time.sleep(0.05)
+    if run.scored or run.deferred:  # out of time with work left: hand it to a fresh run, not the sweep
         enqueue_scoring(org_id)
     return scored
 
