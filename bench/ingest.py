@@ -11,8 +11,12 @@ and an API key; starts gunicorn (``--workers``) and a Celery worker on Redis
 (``REDIS_URL``, default redis://127.0.0.1:6379/14, flushed first); then ``--threads``
 clients POST batches of ``--batch`` events about known leads (a mix of event types) for
 ``--seconds``. After sending it waits for the workers to score everything and prints one JSON
-line: accepted events/s while sending, and the delay from receipt to scoring (p50/p95).
-Everything runs on this machine (the load generator shares its two cores).
+line: accepted events/s while sending, the delay from receipt to scoring (p50/p95), request
+latency, and the CPU seconds each kind of process used from the first request until all was
+scored (gunicorn and Celery with their workers, the PostgreSQL backends of this database,
+this load generator), per 1,000 events. A warm-up (a few small batches, scored) comes first
+so start-up is not counted. Everything runs on this machine (the load generator shares its
+two cores); bench/README.md has the results.
 """
 
 from __future__ import annotations
