@@ -11,8 +11,12 @@ and an API key; starts gunicorn (``--workers``) and a Celery worker on Redis
 (``REDIS_URL``, default redis://127.0.0.1:6379/14, flushed first); then ``--threads``
 clients POST batches of ``--batch`` events about known leads (a mix of event types) for
 ``--seconds``. After sending it waits for the workers to score everything and prints one JSON
-line: accepted events/s while sending, and the delay from receipt to scoring (p50/p95).
-Everything runs on this machine (the load generator shares its two cores).
+line: accepted events/s while sending, the delay from receipt to scoring (p50/p95), request
+latency, and the CPU seconds each kind of process used from the first request until all was
+scored (gunicorn and Celery with their workers, the PostgreSQL backends of this database,
+this load generator), per 1,000 events. A warm-up (a few small batches, scored) comes first
+so start-up is not counted. Everything runs on this machine (the load generator shares its
+two cores); bench/README.md has the results.
 """
 
 from __future__ import annotations
@@ -47,8 +51,53 @@ from bench.common import (
     gunicorn_stop,
     log,
     migrate,
+    percentile,
     setup_django,
 )
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used, from /proc (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _cpu_by_role(processes: dict[str, int]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of every process of each role: gunicorn and Celery (each with its
+    workers), the PostgreSQL backends serving this database, and this load generator."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+    roles = {role: {pid: _cpu_s(pid) for pid in _descendants(root)} for role, root in processes.items()}
+    roles["postgres"] = {pid: _cpu_s(pid) for pid in backends}
+    roles["load generator"] = {0: sum(os.times()[:2])}
+    return roles
+
 
 EVENT_MIX = ["page_view"] * 6 + ["email_open"] * 3 + ["email_click"] * 2 + ["pricing_view", "content_download"]
 
@@ -114,6 +163,26 @@ def _celery_start(db_url: str, redis_url: str, concurrency: int) -> subprocess.P
     return subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True)
 
 
+def _warm_up(port: int, key: str, emails: list[str], workers: int) -> None:
+    """A few small batches until every process has imported the app and connected, so start-up
+    work is not counted as ingestion; then wait until the worker has scored them."""
+    from leads.models import ActivityEvent
+
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    for i in range(workers * 4):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        now = datetime.now(UTC).isoformat()
+        events = [
+            {"id": f"warm-{i}-{j}", "type": "page_view", "occurred_at": now, "email": emails[j]} for j in range(10)
+        ]
+        conn.request("POST", "/api/v1/events", body=json.dumps({"events": events}), headers=headers)
+        conn.getresponse().read()
+        conn.close()
+    deadline = time.monotonic() + 60
+    while ActivityEvent.objects.filter(scored_at=None, lead__isnull=False).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def run(args, db_url: str, redis_url: str, processes: list) -> int:
     from django.db import connection
 
@@ -125,6 +194,9 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
     processes.append(gunicorn_start(workers=args.workers, port=port, db_url=db_url))
     processes.append(_celery_start(db_url, redis_url, args.celery))
     time.sleep(3)  # let the worker connect
+    roots = {"gunicorn": processes[0].pid, "celery": processes[1].pid}
+    _warm_up(port, key, emails, args.workers)
+    latencies: list[float] = []
 
     sent = accepted = errors = 0
     lock = threading.Lock()
@@ -144,9 +216,15 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                 for _ in range(args.batch)
             ]  # fmt: skip
             try:
+                sent_at = time.monotonic()
                 conn.request("POST", "/api/v1/events", body=json.dumps({"events": events}), headers=headers)
                 response = conn.getresponse()
-                body = json.loads(response.read() or b"{}")
+                raw = response.read()
+                latencies.append(time.monotonic() - sent_at)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:  # a 500 page, not JSON: counted as an error below
+                    body = {}
                 with lock:
                     sent += len(events)
                     if response.status == 202:
@@ -159,6 +237,7 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
+    cpu_before = _cpu_by_role(roots)
     started = time.monotonic()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(args.threads)]
     for t in threads:
@@ -173,14 +252,21 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
         if pending == 0:
             break
         time.sleep(1)
+    drained = time.monotonic() - started
+    cpu_after = _cpu_by_role(roots)
+    # Processes that started during the run count from zero; ones that ended are missed.
+    cpu = {
+        role: round(sum(s - cpu_before[role].get(pid, 0.0) for pid, s in pids.items()), 1)
+        for role, pids in cpu_after.items()
+    }
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM scored_at - received_at)), "
             "percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM scored_at - received_at)), "
-            "max(scored_at) FROM leads_activityevent WHERE scored_at IS NOT NULL"
+            "max(scored_at) FROM leads_activityevent WHERE scored_at IS NOT NULL AND client_event_id NOT LIKE 'warm-%%'"
         )
         p50, p95, last_scored = cursor.fetchone()
-        cursor.execute("SELECT min(received_at) FROM leads_activityevent")
+        cursor.execute("SELECT min(received_at) FROM leads_activityevent WHERE client_event_id NOT LIKE 'warm-%%'")
         (first_received,) = cursor.fetchone()
     scored_span = (last_scored - first_received).total_seconds() if last_scored and first_received else None
     print(
@@ -200,6 +286,12 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                 "scored_per_s_end_to_end": round(accepted / scored_span) if scored_span else None,
                 "score_delay_p50_s": round(p50, 2) if p50 is not None else None,
                 "score_delay_p95_s": round(p95, 2) if p95 is not None else None,
+                "request_p50_ms": round(percentile(sorted(latencies), 50) * 1000),
+                "request_p95_ms": round(percentile(sorted(latencies), 95) * 1000),
+                "seconds_until_all_scored": round(drained, 1),
+                "cpu_s": cpu,
+                "cpu_ms_per_1000_events": {role: round(s * 1e6 / max(accepted, 1)) for role, s in cpu.items()},
+                "machine_cpu_s": round((drained) * (os.cpu_count() or 1), 1),
                 "still_unscored": ActivityEvent.objects.filter(scored_at=None, lead__isnull=False).count(),
             }
         ),

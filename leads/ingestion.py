@@ -17,14 +17,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
+from leads.bulk_sql import update_from_values
 from leads.models import ActivityEvent, Lead, Visitor
 from leads.services import LeadInput, lead_create, lead_update
 from smarketing.accounts.models import Organization
@@ -67,24 +69,35 @@ class _Valid:
     email: str
     anonymous_id: str
     properties: dict
+    properties_json: str
     lead_attributes: dict
 
 
-def _clean(index: int, raw: object, now: datetime) -> _Valid:
-    """One event checked; raises ValueError with the message reported for its index."""
+_EVENT_TYPES = frozenset(ActivityEvent.Type.values)
+
+
+def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> _Valid:
+    """One event checked; raises ValueError with the message reported for its index.
+
+    ``emails_checked`` holds the addresses of this batch already found valid: a batch is
+    usually a few leads' events, and the email check is the slowest one here.
+    """
     if not isinstance(raw, dict):
         raise ValueError("An event is a JSON object.")
     client_id = raw.get("id")
     if not isinstance(client_id, str) or not client_id.strip() or len(client_id) > MAX_ID:
         raise ValueError(f"“id” is required: your own unique id for the event, up to {MAX_ID} characters.")
     event_type = raw.get("type")
-    if event_type not in ActivityEvent.Type.values:
+    if event_type not in _EVENT_TYPES:
         raise ValueError(f"Unknown type {str(event_type)[:50]!r}; one of: {', '.join(ActivityEvent.Type.values)}.")
     occurred_raw = raw.get("occurred_at")
-    occurred_at = parse_datetime(occurred_raw) if isinstance(occurred_raw, str) else None
+    try:
+        occurred_at = parse_datetime(occurred_raw) if isinstance(occurred_raw, str) else None
+    except ValueError:  # well formed but out of range, e.g. 2026-13-45T00:00:00
+        occurred_at = None
     if occurred_at is None:
         raise ValueError("“occurred_at” must be an ISO 8601 date and time, e.g. 2026-11-23T09:30:00Z.")
-    if timezone.is_naive(occurred_at):
+    if occurred_at.tzinfo is None:
         occurred_at = occurred_at.replace(tzinfo=UTC)
     if occurred_at > now + FUTURE_TOLERANCE:
         raise ValueError("“occurred_at” is in the future; check the sender's clock.")
@@ -96,43 +109,57 @@ def _clean(index: int, raw: object, now: datetime) -> _Valid:
         raise ValueError("“email” and “anonymous_id” are strings.")
     if not email and not anonymous_id:
         raise ValueError("An event needs an “email” or an “anonymous_id”.")
-    if email:
+    if email and email not in emails_checked:
         try:
             validate_email(email)
         except ValidationError:
             raise ValueError(f"“{email[:100]}” is not a valid email address.") from None
+        emails_checked.add(email)
     if len(anonymous_id) > MAX_ID:
         raise ValueError(f"“anonymous_id” is longer than {MAX_ID} characters.")
     properties = raw.get("properties") or {}
     if not isinstance(properties, dict):
         raise ValueError("“properties” is a JSON object.")
-    if len(json.dumps(properties)) > MAX_PROPERTIES_BYTES:
+    # Serialised once: for the size limit here and as the stored value (the INSERT takes it as is).
+    properties_json = json.dumps(properties)
+    if len(properties_json) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"“properties” is larger than {MAX_PROPERTIES_BYTES // 1024} KB.")
     attributes = raw.get("lead") or {}
     if not isinstance(attributes, dict):
         raise ValueError("“lead” is a JSON object of lead attributes.")
-    unknown = set(attributes) - LEAD_ATTRIBUTES
-    if unknown:
+    if attributes and not LEAD_ATTRIBUTES.issuperset(attributes):
+        unknown = set(attributes) - LEAD_ATTRIBUTES
         raise ValueError(f"Unknown lead attribute(s): {', '.join(sorted(unknown))[:200]}.")
     return _Valid(
-        index, client_id.strip(), event_type, occurred_at, email.strip().lower(), anonymous_id, properties, attributes
+        index,
+        client_id.strip(),
+        event_type,
+        occurred_at,
+        email.strip().lower(),
+        anonymous_id,
+        properties,
+        properties_json,
+        attributes,
     )
 
 
 class _CampaignsByUtm:
-    """The campaign an event's utm_source/medium/campaign properties name, looked up once per batch."""
+    """The campaign id an event's utm_source/medium/campaign properties name, looked up once per batch."""
 
     def __init__(self, org: Organization) -> None:
         self.org, self.cache = org, {}
 
-    def get(self, properties: dict):
+    def get(self, properties: dict) -> int | None:
         from leads.campaigns import campaign_by_utm
 
+        if not properties:
+            return None
         utm = tuple(str(properties.get(f"utm_{k}") or "") for k in ("source", "medium", "campaign"))
         if not any(utm):
             return None
         if utm not in self.cache:
-            self.cache[utm] = campaign_by_utm(org=self.org, source=utm[0], medium=utm[1], campaign=utm[2])
+            campaign = campaign_by_utm(org=self.org, source=utm[0], medium=utm[1], campaign=utm[2])
+            self.cache[utm] = campaign.pk if campaign else None
         return self.cache[utm]
 
 
@@ -146,7 +173,10 @@ def _lead_input(attributes: dict) -> LeadInput:
 def events_ingest(*, org: Organization, payload: object, now: datetime | None = None) -> IngestResult:
     """Store the valid events of ``payload`` ({"events": [...]}) for ``org``; report the others.
 
-    Re-sending an event id already stored counts as a duplicate, never a second event.
+    Re-sending an event id already stored counts as a duplicate, never a second event. A batch
+    of events about known leads costs a fixed number of SQL statements whatever its size;
+    each unknown email (a new lead) and each event carrying lead attributes adds the
+    statements of ``lead_create``/``lead_update``, the one place leads are written.
     """
     now = now or timezone.now()
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
@@ -159,9 +189,14 @@ def events_ingest(*, org: Organization, payload: object, now: datetime | None = 
     result = IngestResult()
     valid: list[_Valid] = []
     seen: set[str] = set()
+    # Leads are looked up first: an address that is already a lead's was checked when the lead
+    # was made, so only new addresses go through the (slow) email validator.
+    given = [raw["email"] for raw in raw_events if isinstance(raw, dict) and isinstance(raw.get("email"), str)]
+    lead_ids = _known_lead_ids(org, {email.strip().lower() for email in given if email})
+    emails_checked = {email for email in given if email.lower() in lead_ids}
     for index, raw in enumerate(raw_events):
         try:
-            event = _clean(index, raw, now)
+            event = _clean(index, raw, now, emails_checked)
         except ValueError as exc:
             result.errors.append({"index": index, "error": str(exc)})
             continue
@@ -171,112 +206,204 @@ def events_ingest(*, org: Organization, payload: object, now: datetime | None = 
         seen.add(event.client_id)
         valid.append(event)
     if valid:
-        _store(org, valid, result, now)
+        _store(org, valid, lead_ids, result, now)
+        result.errors.sort(key=lambda error: error["index"])
     return result
 
 
 @transaction.atomic
-def _store(org: Organization, valid: list[_Valid], result: IngestResult, now: datetime) -> None:
-    stored = set(
-        ActivityEvent.objects.for_org(org)
-        .filter(client_event_id__in=[e.client_id for e in valid])
-        .values_list("client_event_id", flat=True)
-    )
-    fresh = [e for e in valid if e.client_id not in stored]
-    result.duplicates += len(valid) - len(fresh)
-    leads = _leads_for(org, fresh, result, now)
-    visitors = _visitors_for(org, fresh, leads, now)
-    campaigns = _CampaignsByUtm(org)
-    rows, touched = [], {}
-    for e in fresh:
-        lead = leads.get(e.email) if e.email else visitors.get(e.anonymous_id)
-        if e.email and lead is None:
-            continue  # its lead could not be created: reported by index in _leads_for
-        campaign = campaigns.get(e.properties)
-        if campaign is not None and lead is not None:
-            touched[lead.pk] = campaign
-        rows.append(
-            ActivityEvent(
-                organization=org,
-                lead=lead,
-                anonymous_id=e.anonymous_id,
-                client_event_id=e.client_id,
-                event_type=e.event_type,
-                occurred_at=e.occurred_at,
-                received_at=now,
-                properties=e.properties,
-                campaign=campaign,
-            )
+def _store(
+    org: Organization, valid: list[_Valid], lead_ids: dict[str, int], result: IngestResult, now: datetime
+) -> None:
+    # Events that change more than themselves (create or update a lead, identify a visitor)
+    # must not do it again when re-sent: those few are checked against the stored ids first.
+    # Plain events rely on the INSERT's ON CONFLICT alone.
+    effects = [e for e in valid if e.email and (e.lead_attributes or e.anonymous_id or e.email not in lead_ids)]
+    if effects:
+        stored = set(
+            ActivityEvent.objects.for_org(org)
+            .filter(client_event_id__in=[e.client_id for e in effects])
+            .values_list("client_event_id", flat=True)
         )
-    for lead_id, campaign in touched.items():
-        # Campaign touches: the first stays first; the latest is the newest.
-        Lead.objects.filter(pk=lead_id, first_campaign=None).update(first_campaign=campaign)
-        Lead.objects.filter(pk=lead_id).update(latest_campaign=campaign)
-    # ignore_conflicts: a concurrent request with the same event id stores it once.
-    ActivityEvent.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-    result.accepted = len(rows)
+        if stored:
+            valid = [e for e in valid if e.client_id not in stored]
+            result.duplicates += len(stored)
+    _leads_create_or_update(org, valid, lead_ids, result, now)
+    visitors = _visitors_for(org, valid, lead_ids, now)
+    campaigns = _CampaignsByUtm(org)
+    rows = []
+    for e in valid:
+        lead_id = lead_ids.get(e.email) if e.email else visitors.get(e.anonymous_id)
+        if e.email and lead_id is None:
+            continue  # its lead could not be created: reported by index
+        rows.append((e, lead_id, campaigns.get(e.properties)))
+    inserted = _events_insert(org, rows, now)
+    result.accepted = len(inserted)
+    result.duplicates += len(rows) - len(inserted)
+    # Campaign touches of the stored events: the first stays first; the latest is the newest.
+    touched = {
+        lead_id: campaign_id for e, lead_id, campaign_id in rows if campaign_id and lead_id and e.client_id in inserted
+    }
+    _campaigns_touch(touched)
     transaction.on_commit(lambda: enqueue_scoring(org.pk))
 
 
-def _leads_for(org: Organization, events: list[_Valid], result: IngestResult, now: datetime) -> dict[str, Lead]:
-    """Leads by email for the batch: existing ones in one query, unknown emails created."""
-    emails = {e.email for e in events if e.email}
-    # Through the UPPER(email) unique index: one indexed probe per email.
-    found = Lead.objects.for_org(org).alias(email_key=Upper("email")).filter(email_key__in=[e.upper() for e in emails])
-    leads = {lead.email.lower(): lead for lead in found}
-    for e in events:
-        if not e.email:
-            continue
+def _known_lead_ids(org: Organization, emails: set[str]) -> dict[str, int]:
+    """Lead id by (lower-case) email, one query through the UPPER(email) unique index."""
+    if not emails:
+        return {}
+    found = (
+        Lead.objects.for_org(org)
+        .alias(email_key=Upper("email"))
+        .filter(email_key__in=[e.upper() for e in emails])
+        .values_list("email", "pk")
+    )
+    return {email.lower(): pk for email, pk in found}
+
+
+def _leads_create_or_update(
+    org: Organization, events: list[_Valid], lead_ids: dict[str, int], result: IngestResult, now: datetime
+) -> None:
+    """Unknown emails become leads and given attributes update them, through the lead services
+    (persona match, fit score, company, stage history). Existing leads are updated in id order,
+    the order scoring locks them in, so the two never wait on each other in a cycle."""
+    work = [e for e in events if e.email and (e.email not in lead_ids or e.lead_attributes)]
+    work.sort(key=lambda e: lead_ids.get(e.email, 0))  # stable: one lead's events keep their order
+    for e in work:
         try:
-            if e.email not in leads:
-                leads[e.email] = lead_create(
-                    org=org,
-                    data=_lead_input({**e.lead_attributes, "email": e.email})
-                    if e.lead_attributes
-                    else LeadInput(email=e.email),
-                    rule=f"event:{e.event_type}",
-                    now=now,
+            if e.email not in lead_ids:
+                data = _lead_input({**e.lead_attributes, "email": e.email}) if e.lead_attributes else None
+                lead = lead_create(
+                    org=org, data=data or LeadInput(email=e.email), rule=f"event:{e.event_type}", now=now
                 )
-            elif e.lead_attributes:
-                leads[e.email] = lead_update(lead=leads[e.email], data=_lead_input(e.lead_attributes), now=now)
+                lead_ids[e.email] = lead.pk
+            else:
+                lead_update(lead=Lead(pk=lead_ids[e.email]), data=_lead_input(e.lead_attributes), now=now)
         except (DomainError, ValueError, TypeError) as exc:
             message = exc.message if isinstance(exc, DomainError) else "Invalid lead attributes."
             result.errors.append({"index": e.index, "error": message})
-    return leads
 
 
 def _visitors_for(
-    org: Organization, events: list[_Valid], leads: dict[str, Lead], now: datetime
-) -> dict[str, Lead | None]:
-    """Anonymous id -> lead (None while unidentified). An event with both an email and an
+    org: Organization, events: list[_Valid], lead_ids: dict[str, int], now: datetime
+) -> dict[str, int | None]:
+    """Anonymous id -> lead id (None while unidentified). An event with both an email and an
     anonymous id identifies the visitor: its earlier anonymous events become the lead's."""
     ids = {e.anonymous_id for e in events if e.anonymous_id}
     if not ids:
         return {}
-    known = {v.anonymous_id: v for v in Visitor.objects.for_org(org).filter(anonymous_id__in=ids)}
+    known = dict(Visitor.objects.for_org(org).filter(anonymous_id__in=ids).values_list("anonymous_id", "lead_id"))
     Visitor.objects.bulk_create(
         [Visitor(organization=org, anonymous_id=i, first_seen_at=now) for i in ids - set(known)],
         ignore_conflicts=True,
     )
-    for e in events:
-        lead = leads.get(e.email) if e.email else None
-        if lead is not None and e.anonymous_id:
-            Visitor.objects.for_org(org).filter(anonymous_id=e.anonymous_id).update(lead=lead, identified_at=now)
-            ActivityEvent.objects.for_org(org).filter(anonymous_id=e.anonymous_id, lead=None).update(lead=lead)
-            known[e.anonymous_id] = Visitor(anonymous_id=e.anonymous_id, lead=lead)
-    return {i: (known[i].lead if i in known else None) for i in ids}
+    identified = {
+        e.anonymous_id: lead_ids[e.email] for e in events if e.anonymous_id and e.email and e.email in lead_ids
+    }
+    if identified:
+        at = connection.ops.adapt_datetimefield_value(now)
+        rows = sorted(identified.items())
+        update_from_values(
+            table="leads_visitor",
+            columns=("anonymous_id", "lead"),
+            rows=rows,
+            join="anonymous_id",
+            assignments="lead_id = v.lead, identified_at = %s",
+            where="leads_visitor.organization_id = %s",
+            params=(at, org.pk),
+        )
+        update_from_values(
+            table="leads_activityevent",
+            columns=("anonymous_id", "lead"),
+            rows=rows,
+            join="anonymous_id",
+            assignments="lead_id = v.lead",
+            where="leads_activityevent.organization_id = %s AND leads_activityevent.lead_id IS NULL",
+            params=(org.pk,),
+        )
+        known.update(identified)
+    return {i: known.get(i) for i in ids}
+
+
+def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int | None]], now: datetime) -> set[str]:
+    """One multi-row INSERT; an id already stored (or stored meanwhile by a concurrent request)
+    is skipped by ON CONFLICT. Returns the client ids actually inserted."""
+    if not rows:
+        return set()
+    ops = connection.ops
+    received = ops.adapt_datetimefield_value(now)
+    params: list[object] = []
+    for e, lead_id, campaign_id in rows:
+        params += (
+            org.pk,
+            lead_id,
+            e.anonymous_id,
+            e.client_id,
+            e.event_type,
+            ops.adapt_datetimefield_value(e.occurred_at),
+            received,
+            e.properties_json,
+            campaign_id,
+        )
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    sql = (
+        "INSERT INTO leads_activityevent (organization_id, lead_id, anonymous_id, client_event_id, event_type, "  # noqa: S608
+        f"occurred_at, received_at, properties, campaign_id) VALUES {values} "
+        "ON CONFLICT (organization_id, client_event_id) DO NOTHING RETURNING client_event_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {client_id for (client_id,) in cursor.fetchall()}
+
+
+def _campaigns_touch(touched: dict[int, int]) -> None:
+    if not touched:
+        return
+    # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
+    list(Lead.objects.filter(pk__in=list(touched)).select_for_update(no_key=True).order_by("pk").values_list("pk"))
+    update_from_values(
+        table="leads_lead",
+        columns=("id", "campaign"),
+        rows=sorted(touched.items()),
+        assignments="first_campaign_id = COALESCE(leads_lead.first_campaign_id, v.campaign), "
+        "latest_campaign_id = v.campaign",
+    )
+
+
+# Set while a scoring run of the organisation is queued and not yet started: the requests
+# meanwhile need not queue another, that run will see their events (it clears the flag first).
+_ENQUEUED_KEY = "leads:scoring-enqueued:{}"
+# A run lost with its flag set only delays the next enqueue this long (and the sweep runs anyway).
+ENQUEUED_TTL_S = 30
 
 
 def enqueue_scoring(org_id: int) -> bool:
     """Ask a worker to score the organisation's pending events; never fails the caller.
 
+    At most one run per organisation waits in the queue: a busy ingestion sends dozens of
+    requests a second, and each would otherwise queue a run that finds nothing left to do.
     If the broker can't be reached the events wait, stored, for the periodic sweep.
     """
     from leads.tasks import score_pending_events
 
+    key = _ENQUEUED_KEY.format(org_id)
+    try:
+        if not cache.add(key, 1, ENQUEUED_TTL_S):
+            return True
+    except Exception:  # the cache is an optimisation: unreachable, queue the run anyway
+        logger.warning("Cache unreachable; enqueueing scoring for organisation %s regardless.", org_id)
     try:
         score_pending_events.apply_async(args=[org_id], retry=False)
     except (OperationalError, OSError):  # the broker is down: the sweep will pick the events up
         logger.warning("Could not enqueue scoring for organisation %s; the sweep will score it.", org_id)
+        scoring_enqueued_clear(org_id)
         return False
     return True
+
+
+def scoring_enqueued_clear(org_id: int) -> None:
+    """Called by a scoring run as it starts: events stored after this enqueue a new run."""
+    try:
+        cache.delete(_ENQUEUED_KEY.format(org_id))
+    except Exception:  # unreachable cache: the flag expires on its own
+        logger.warning("Cache unreachable; the scoring flag of organisation %s will expire.", org_id)

@@ -12,15 +12,25 @@ fast-lane event such as a demo request.
 
 from __future__ import annotations
 
+import json
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from functools import reduce
+from typing import NamedTuple
 
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.db.models import Case, Count, DateTimeField, Q, QuerySet, Value, When
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
+from leads.bulk_sql import insert_rows, update_from_values
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel
+from smarketing.accounts.models import Organization
 
 FIT_ATTRIBUTES = ("title", "seniority", "industry", "company_size", "country", "email_domain", "persona")
 FIT_OPERATORS = ("equals", "contains", "in", "gte", "lte", "is_set")
@@ -130,10 +140,17 @@ def _capped_rules(model: ScoringModel) -> dict[int, tuple[int, str]]:
 
 
 def _cap_counts(
-    model: ScoringModel, capped: dict[int, tuple[int, str]], events: list[ActivityEvent]
+    model: ScoringModel, capped: dict[int, tuple[int, str]], events: Iterable[ActivityEvent]
 ) -> dict[tuple[int, int, datetime], int]:
     """How many already-scored events of each (lead, capped rule, period) the batch's events fall
-    in, so a batch never pays more than the cap on top of what earlier batches paid."""
+    in, so a batch never pays more than the cap on top of what earlier batches paid.
+
+    Counted by the database in one grouped query, matching rules as the full rescore does
+    (leads.rescoring): a busy lead has many events a period, and reading them all back to
+    match them here was the slow part of scoring a batch.
+    """
+    from leads.rescoring import _rule_condition  # the rules' SQL form lives with the rescore
+
     keys: set[tuple[int, int, datetime]] = set()
     for event in events:
         index = matching_rule(event.event_type, event.properties, model)
@@ -142,20 +159,35 @@ def _cap_counts(
     counts: dict[tuple[int, int, datetime], int] = defaultdict(int)
     if not keys:
         return counts
-    earliest = min(start for _, _, start in keys)
-    types = {model.engagement_rules[i]["event_type"] for i in capped}
-    earlier = ActivityEvent.objects.filter(
-        lead_id__in={lead_id for lead_id, _, _ in keys},
-        event_type__in=types,
-        occurred_at__gte=earliest,
-        scored_at__isnull=False,
-    ).values_list("lead_id", "event_type", "properties", "occurred_at")
-    for lead_id, event_type, properties, occurred_at in earlier.iterator():
-        index = matching_rule(event_type, properties, model)
-        if index in capped:
-            key = (lead_id, index, cap_period_start(occurred_at, capped[index][1]))
-            if key in keys:
-                counts[key] += 1
+    rules = model.engagement_rules
+    earliest: dict[str, datetime] = {}
+    for _, index, start in keys:
+        event_type = rules[index]["event_type"]
+        earliest[event_type] = min(start, earliest.get(event_type, start))
+    # Each capped type only as far back as its own periods reach (a weekly cap must not make
+    # a daily one read the whole week).
+    since = reduce(operator.or_, (Q(event_type=t, occurred_at__gte=start) for t, start in earliest.items()))
+    rule_index = Case(*(When(_rule_condition(r), then=Value(i)) for i, r in enumerate(rules)), default=Value(-1))
+    period = Case(
+        *(When(_rule_condition(rules[i]), then=Trunc("occurred_at", capped[i][1], tzinfo=UTC)) for i in sorted(capped)),
+        default=Value(None),
+        output_field=DateTimeField(),
+    )
+    grouped = (
+        ActivityEvent.objects.filter(since, lead_id__in={lead_id for lead_id, _, _ in keys}, scored_at__isnull=False)
+        .annotate(rule_index=rule_index, period=period)
+        .values("lead_id", "rule_index", "period")
+        .annotate(n=Count("pk"))
+        .values_list("lead_id", "rule_index", "period", "n")
+        .order_by()
+    )
+    for lead_id, index, start, n in grouped:
+        if start is None:
+            continue
+        # Inside a CASE the truncation comes back naive on PostgreSQL; it is UTC either way.
+        key = (lead_id, index, start if start.tzinfo else start.replace(tzinfo=UTC))
+        if key in keys:
+            counts[key] = n
     return counts
 
 
@@ -204,79 +236,180 @@ def _qualifies(lead: Lead, model: ScoringModel, fast_lane: str | None) -> str | 
     return None
 
 
-@transaction.atomic
+class _Event(NamedTuple):
+    """What scoring reads of an event (no model instances: a batch is thousands of rows)."""
+
+    pk: int
+    lead_id: int
+    organization_id: int
+    event_type: str
+    properties: dict
+    occurred_at: datetime
+
+
+@dataclass
+class _LeadScore:
+    """A lead's scoring state, read once per batch under a row lock."""
+
+    pk: int
+    engagement_score: float
+    engagement_scored_at: datetime | None
+    fit_score: int
+    total_score: int
+    score_explanation: dict
+    lifecycle_stage: str
+
+
+_EVENT_FIELDS = ("pk", "lead_id", "organization_id", "event_type", "properties", "occurred_at")
+_LEAD_FIELDS = tuple(f.name for f in fields(_LeadScore))
+_SCORE_CHANGE_COLUMNS = (
+    "organization_id", "lead_id", "changed_at", "fit_score", "engagement_score", "total_score", "delta", "reason",
+    "scoring_model_id",
+)  # fmt: skip
+
+
 def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> int:
     """Score a batch of stored events: update each lead's engagement, total and explanation,
     record the score change, and qualify leads to MQL. Idempotent: events already scored are
     skipped (claimed by ``scored_at``). Returns how many events were scored."""
+    pending = ActivityEvent.objects.filter(pk__in=list(event_ids), scored_at=None).exclude(lead=None)
+    return _score(pending.select_for_update(skip_locked=True, no_key=True), now=now).scored
+
+
+class ScoringRun(NamedTuple):
+    scored: int
+    # Events left pending because their lead was locked by a concurrent run (or a lead update):
+    # scored by a later batch.
+    deferred: int
+
+
+def score_pending(*, org_id: int, limit: int, now: datetime | None = None) -> ScoringRun:
+    """Score up to ``limit`` of the organisation's oldest unscored events. Concurrent callers
+    claim disjoint batches (skip locked), so several workers share the backlog."""
+    pending = (
+        ActivityEvent.objects.filter(organization_id=org_id, scored_at=None, lead__isnull=False)
+        .order_by("received_at")
+        .select_for_update(skip_locked=True, no_key=True)
+    )
+    return _score(pending[:limit], now=now)
+
+
+@transaction.atomic
+def _score(pending: QuerySet[ActivityEvent], *, now: datetime | None) -> ScoringRun:
+    """The set-based scoring of the events ``pending`` (a skip-locked select) claims, in one transaction and a fixed
+    number of statements whatever the batch size (plus lead_transition for each new MQL).
+
+    Locks: events are claimed skip-locked, so a concurrent run scores others. Leads are locked
+    skip-locked too: a lead a concurrent run is scoring keeps its events of this batch pending
+    for a later one, instead of this run waiting for that one to commit (with thousands of leads
+    a batch, two runs almost always share a few, and waiting serialised them). FOR NO KEY
+    UPDATE does not conflict with the key-share locks of event inserts referencing the leads.
+    """
+    now = now or timezone.now()
+    events = [_Event(*row) for row in pending.values_list(*_EVENT_FIELDS)]
+    if not events:
+        return ScoringRun(0, 0)
+    events.sort(key=lambda e: (e.occurred_at, e.pk))
+    by_org: dict[int, list[_Event]] = defaultdict(list)
+    for event in events:
+        by_org[event.organization_id].append(event)
+    scored = sum(_score_org(org_id, org_events, now) for org_id, org_events in by_org.items())
+    return ScoringRun(scored, len(events) - scored)
+
+
+def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     from leads.services import active_scoring_model, lead_transition
 
-    now = now or timezone.now()
-    events = list(
-        ActivityEvent.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=list(event_ids), scored_at=None)
-        .exclude(lead=None)
-        .order_by("occurred_at")
+    model = active_scoring_model(Organization(pk=org_id))
+    if model is None:
+        _mark_scored([(e.pk, 0) for e in events], now)
+        return len(events)
+    locked = (
+        Lead.objects.filter(pk__in={e.lead_id for e in events})
+        .select_for_update(no_key=True, skip_locked=True)
+        .order_by("pk")
+        .values_list(*_LEAD_FIELDS)
     )
-    if not events:
-        return 0
-    by_lead: dict[int, list[ActivityEvent]] = defaultdict(list)
+    leads = {row[0]: _LeadScore(*row) for row in locked}
+    by_lead: dict[int, list[_Event]] = defaultdict(list)
     for event in events:
-        by_lead[event.lead_id].append(event)
-    model = active_scoring_model(events[0].organization)
-    capped = _capped_rules(model) if model else {}
+        if event.lead_id in leads:
+            by_lead[event.lead_id].append(event)
+    events = [e for lead_events in by_lead.values() for e in lead_events]
+    # Counted with the leads locked: no run scoring the same leads is still uncommitted (it
+    # would hold their locks), so every earlier event counts towards the caps.
+    capped = _capped_rules(model)
     cap_counts = _cap_counts(model, capped, events) if capped else {}
-    leads = Lead.objects.select_for_update(of=("self",)).select_related("company", "persona").in_bulk(list(by_lead))
+    hl = model.decay_half_life_days
+    at = connection.ops.adapt_datetimefield_value(now)
+    points_by_event, lead_rows, changes, qualify = [], [], [], {}
     for lead_id, lead_events in by_lead.items():
         lead = leads[lead_id]
-        if model is None:
-            for event in lead_events:
-                event.points, event.scored_at = 0, now
-            continue
-        hl = model.decay_half_life_days
         previous = lead.engagement_scored_at or now
         engagement = decay(lead.engagement_score, (now - previous).total_seconds() / 86400, hl)
         earned, recent, fast_lane = 0, [], None
         for event in lead_events:
-            points, label = event_points(event, model)
-            index = matching_rule(event.event_type, event.properties, model) if capped else None
+            index = matching_rule(event.event_type, event.properties, model)
+            points = int(model.engagement_rules[index]["points"]) if index is not None else 0
             if index in capped:
                 cap, period = capped[index]
                 key = (lead_id, index, cap_period_start(event.occurred_at, period))
                 cap_counts[key] += 1
                 if cap_counts[key] > cap:
                     points = 0  # over the cap for this period: stored, counted, earns nothing
-            event.points, event.scored_at = points, now
+            points_by_event.append((event.pk, points))
             engagement += decay(points, (now - event.occurred_at).total_seconds() / 86400, hl)
             earned += points
             if points:
+                label = rule_label(model.engagement_rules[index])
                 recent.append({"event": label, "points": points, "at": event.occurred_at.isoformat()})
             if event.event_type in model.fast_lane_event_types and fast_lane is None:
                 fast_lane = event.event_type
         before = lead.total_score
-        lead.engagement_score, lead.engagement_scored_at = engagement, now
-        lead.total_score = _total(lead.fit_score, engagement)
+        lead.engagement_score, lead.total_score = engagement, _total(lead.fit_score, engagement)
         explanation = lead.score_explanation or {}
         explanation["engagement"] = (recent + explanation.get("engagement", []))[:10]
-        lead.score_explanation = explanation
-        lead.updated_at = now
-        lead.save(
-            update_fields=["engagement_score", "engagement_scored_at", "total_score", "score_explanation", "updated_at"]
-        )
+        lead_rows.append((lead_id, engagement, lead.total_score, json.dumps(explanation, cls=DjangoJSONEncoder)))
         if lead.total_score != before:
-            ScoreChange.objects.create(
-                organization_id=lead.organization_id,
-                lead=lead,
-                changed_at=now,
-                fit_score=lead.fit_score,
-                engagement_score=round(engagement),
-                total_score=lead.total_score,
-                delta=lead.total_score - before,
-                reason=f"{len(lead_events)} event(s), +{earned} points before decay",
-                scoring_model=model,
+            changes.append(
+                (
+                    org_id,
+                    lead_id,
+                    at,
+                    lead.fit_score,
+                    round(engagement),
+                    lead.total_score,
+                    lead.total_score - before,
+                    f"{len(lead_events)} event(s), +{earned} points before decay",
+                    model.pk,
+                )
             )
         rule = _qualifies(lead, model, fast_lane)
         if rule:
-            lead_transition(lead=lead, to=Lead.Stage.MQL, rule=f"scoring v{model.version}: {rule}", now=now)
-    ActivityEvent.objects.bulk_update(events, ["points", "scored_at"])
+            qualify[lead_id] = rule
+    update_from_values(
+        table="leads_lead",
+        columns=("id", "engagement", "total", "explanation"),
+        kinds=(None, "float", None, "jsonb"),
+        rows=lead_rows,
+        assignments="engagement_score = v.engagement, total_score = v.total, score_explanation = v.explanation, "
+        "engagement_scored_at = %s, updated_at = %s",
+        params=(at, at),
+    )
+    insert_rows(table=ScoreChange._meta.db_table, columns=_SCORE_CHANGE_COLUMNS, rows=changes)
+    _mark_scored(points_by_event, now)
+    # The few leads that become MQLs go through the one transition function (history, rules).
+    for lead_id, rule in sorted(qualify.items()):
+        lead_transition(lead=Lead(pk=lead_id), to=Lead.Stage.MQL, rule=f"scoring v{model.version}: {rule}", now=now)
     return len(events)
+
+
+def _mark_scored(points_by_event: list[tuple[int, int]], now: datetime) -> None:
+    at = connection.ops.adapt_datetimefield_value(now)
+    update_from_values(
+        table="leads_activityevent",
+        columns=("id", "points"),
+        rows=points_by_event,
+        assignments="points = v.points, scored_at = %s",
+        params=(at,),
+    )

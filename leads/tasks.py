@@ -15,27 +15,26 @@ BATCH = 2000
 TIME_BUDGET_S = 20
 
 
-def pending_event_ids(org_id: int, limit: int) -> list[int]:
-    return list(
-        ActivityEvent.objects.filter(organization_id=org_id, scored_at=None, lead__isnull=False)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-@shared_task(autoretry_for=(OSError,), retry_backoff=5, retry_backoff_max=300, max_retries=10)
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=1, retry_backoff_max=300, max_retries=10)
 def score_pending_events(org_id: int) -> int:
     """Score the organisation's stored, unscored events in batches. Safe to run twice at once:
-    events are claimed with row locks (skip locked) and marked scored in the same transaction."""
-    scored, started = 0, time.monotonic()
+    each batch is claimed with row locks (skip locked) and marked scored in the same
+    transaction, so concurrent runs share the backlog. A deadlock or lost connection
+    (OperationalError) rolls the batch back whole; the retry scores it."""
+    from leads.ingestion import enqueue_scoring, scoring_enqueued_clear
+
+    # Cleared before looking: events stored from now on enqueue a new run (see enqueue_scoring).
+    scoring_enqueued_clear(org_id)
+    scored, started, run = 0, time.monotonic(), scoring.ScoringRun(0, 0)
     while time.monotonic() - started < TIME_BUDGET_S:
-        ids = pending_event_ids(org_id, BATCH)
-        if not ids:
+        run = scoring.score_pending(org_id=org_id, limit=BATCH)
+        scored += run.scored
+        if not run.scored and not run.deferred:  # nothing left, or all of it claimed by a concurrent run
             break
-        done = scoring.score_events(event_ids=ids)
-        scored += done
-        if done == 0:  # all claimed by a concurrent run
-            break
+        if not run.scored:  # every lead of the batch busy elsewhere: give that run a moment
+            time.sleep(0.05)
+    if run.scored or run.deferred:  # out of time with work left: hand it to a fresh run, not the sweep
+        enqueue_scoring(org_id)
     return scored
 
 

@@ -202,3 +202,117 @@ def test_utm_properties_attribute_events_and_leads_to_campaigns(post, org):
     lead = Lead.objects.get()
     assert (lead.first_campaign, lead.latest_campaign) == (first, second)
     assert ActivityEvent.objects.get(client_event_id="evt-1").campaign == first
+
+
+# --- Set-based ingestion and scoring ----------------------------------------------------
+
+
+def _batch(size: int, *, start: int = 0, leads: int = 5) -> list[dict]:
+    """``size`` events about ``leads`` known leads, some identifying visitors, some with UTM values."""
+    events = []
+    for i in range(start, start + size):
+        extra = {"anonymous_id": f"v-{i % leads}"} if i % 7 == 0 else {}
+        properties = {"url": "/pricing", "utm_source": "linkedin"} if i % 3 == 0 else {"url": "/blog"}
+        events.append(event(i, email=f"known{i % leads}@buyer.test", properties=properties, **extra))
+    return events
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_a_batch_costs_a_bounded_number_of_queries_whatever_its_size(
+    post, org, model, size, django_assert_max_num_queries
+):
+    from tests.factories import CampaignFactory
+
+    CampaignFactory(organization=org, utm_source="linkedin")
+    # No new MQLs here: each costs the statements of lead_transition (covered above).
+    ScoringModel.objects.filter(pk=model.pk).update(mql_threshold=10**6)
+    for i in range(5):
+        LeadFactory(organization=org, email=f"known{i}@buyer.test")
+    post([event(9999, email="", anonymous_id="v-0")])  # a visitor the batch identifies
+    # Key, key use, leads, stored ids, visitors (read, create), stitching (2), campaign, INSERT,
+    # touches (lock, update), savepoints; then the scoring run: events, model, lead locks, caps,
+    # leads, score changes, events, and the look that finds nothing left.
+    with django_assert_max_num_queries(25):
+        body = post(_batch(size)).json()
+    assert body == {"accepted": size, "duplicates": 0, "errors": []}
+    assert not ActivityEvent.objects.filter(scored_at=None).exists()
+    assert ActivityEvent.objects.get(client_event_id="evt-9999").lead.email == "known0@buyer.test"
+
+
+def test_scoring_a_batch_sums_each_leads_events_into_one_change(post, org, model):
+    post([event(1), event(2, properties={"url": "/pricing"}), event(3, email="bo@buyer.test")])
+    ann, bo = Lead.objects.get(email="ann@buyer.test"), Lead.objects.get(email="bo@buyer.test")
+    assert (ann.total_score, bo.total_score) == (35, 5)
+    change = ScoreChange.objects.get(lead=ann)
+    assert (change.delta, change.reason) == (35, "2 event(s), +35 points before decay")
+    assert [e["points"] for e in ann.score_explanation["engagement"]] == [5, 30]
+    assert dict(ActivityEvent.objects.values_list("client_event_id", "points")) == {"evt-1": 5, "evt-2": 30, "evt-3": 5}
+
+
+def test_the_explanation_keeps_the_ten_latest_events(post, org, model):
+    post([event(i) for i in range(8)])
+    post([event(i, properties={"url": "/pricing"}) for i in range(10, 14)])
+    lead = Lead.objects.get()
+    engagement = lead.score_explanation["engagement"]
+    assert len(engagement) == 10 and [e["points"] for e in engagement[:4]] == [30] * 4
+
+
+def test_a_type_capped_rule_pays_its_cap_a_day_across_batches(post, org):
+    ScoringModel.objects.create(
+        organization=org,
+        version=1,
+        status="active",
+        engagement_rules=[{"event_type": "email_open", "points": 2, "cap": 3, "cap_period": "day"}],
+        decay_half_life_days=30,
+        mql_threshold=100,
+    )
+    now = timezone.now()
+    yesterday = (now - timedelta(days=1)).isoformat()
+    post([event(i, type="email_open", occurred_at=now.isoformat()) for i in range(2)])
+    post([event(i, type="email_open", occurred_at=now.isoformat()) for i in range(2, 4)])
+    post([event(9, type="email_open", occurred_at=yesterday)])  # another day: pays
+    points = dict(ActivityEvent.objects.values_list("client_event_id", "points"))
+    assert sorted(points[f"evt-{i}"] for i in range(4)) == [0, 2, 2, 2] and points["evt-9"] == 2
+
+
+def test_resending_an_identifying_event_with_attributes_changes_nothing(post, org):
+    post([event(1, email="", anonymous_id="anon-1")])
+    post([event(2, anonymous_id="anon-1", lead={"title": "CTO"})])
+    lead = Lead.objects.get()
+    lead.title = "CEO"
+    lead.save(update_fields=["title"])
+    body = post([event(2, anonymous_id="anon-1", lead={"title": "CTO"})]).json()
+    assert body == {"accepted": 0, "duplicates": 1, "errors": []}
+    lead.refresh_from_db()
+    assert lead.title == "CEO" and ActivityEvent.objects.count() == 2
+
+
+def test_a_batch_identifies_its_own_anonymous_events_too(post, org):
+    body = post(
+        [
+            event(1, email="", anonymous_id="anon-9"),
+            event(2, anonymous_id="anon-9"),
+            event(3, email="", anonymous_id="anon-9"),
+        ]
+    ).json()
+    assert body["accepted"] == 3
+    lead = Lead.objects.get()
+    assert set(ActivityEvent.objects.values_list("lead", flat=True)) == {lead.pk}
+
+
+def test_a_known_address_in_capitals_is_the_lead_and_a_new_bad_one_is_an_error(post, org):
+    LeadFactory(organization=org, email="ann@buyer.test")
+    body = post([event(1, email="Ann@Buyer.test"), event(2, email="bad@"), event(3, email=" ann@buyer.test")]).json()
+    assert body["accepted"] == 1 and [e["index"] for e in body["errors"]] == [1, 2]
+    assert ActivityEvent.objects.get().lead.email == "ann@buyer.test"
+
+
+def test_busy_ingestion_queues_one_scoring_run_at_a_time():
+    from leads.ingestion import enqueue_scoring, scoring_enqueued_clear
+
+    with mock.patch("leads.tasks.score_pending_events.apply_async") as apply_async:
+        assert enqueue_scoring(1) and enqueue_scoring(1) and enqueue_scoring(2)
+        assert [c.kwargs["args"] for c in apply_async.call_args_list] == [[1], [2]]
+        scoring_enqueued_clear(1)  # the run starts: events stored from now on need another
+        enqueue_scoring(1)
+        assert apply_async.call_count == 3

@@ -1,0 +1,71 @@
+"""Set-based writes the ORM has no single statement for, on PostgreSQL and SQLite alike.
+
+``bulk_update`` compiles to one ``CASE WHEN id = … THEN …`` per column and row, which the
+database evaluates row by row against every branch; a join to a ``VALUES`` list is one pass.
+Both databases take ``WITH v(…) AS (VALUES …) UPDATE … FROM v`` (SQLite since 3.33).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+# PostgreSQL types a VALUES column from its literals (text for strings, numeric for floats),
+# so columns whose target type has no assignment cast from those say their type.
+_PG_CASTS = {"jsonb": "CAST(%s AS jsonb)", "timestamptz": "CAST(%s AS timestamptz)", "float": "CAST(%s AS float8)"}
+
+
+def _placeholder(kind: str | None) -> str:
+    if kind is None or connection.vendor != "postgresql":
+        return "%s"
+    return _PG_CASTS[kind]
+
+
+def update_from_values(
+    *,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    assignments: str,
+    join: str = "id",
+    kinds: Sequence[str | None] | None = None,
+    where: str = "",
+    params: Sequence[object] = (),
+) -> int:
+    """``UPDATE table SET <assignments> FROM v WHERE table.<join> = v.<first column>``, one statement.
+
+    ``columns`` names the values of each row (the first is matched to the table's ``join``
+    column, its id unless told otherwise), ``assignments`` is the
+    SET clause referring to them as ``v.<column>``; ``params`` fill placeholders in
+    ``assignments`` and ``where`` (an extra condition), which come after the rows. Returns
+    the number of rows updated.
+    """
+    if not rows:
+        return 0
+    kinds = kinds or [None] * len(columns)
+    row_sql = "(" + ", ".join(_placeholder(k) for k in kinds) + ")"
+    values = ", ".join([row_sql] * len(rows))
+    q = connection.ops.quote_name
+    # Identifiers and clauses come from code (never from input); every value is a parameter.
+    sql = (
+        f"WITH v ({', '.join(q(c) for c in columns)}) AS (VALUES {values}) "  # noqa: S608
+        f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{q(join)} = v.{q(columns[0])}"
+        + (f" AND {where}" if where else "")
+    )
+    flat = [value for row in rows for value in row]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*flat, *params])
+        return cursor.rowcount
+
+
+def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """One multi-row ``INSERT`` of plain values (already adapted for the database), without the
+    per-object field preparation of ``bulk_create``."""
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([row_sql] * len(rows))}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
