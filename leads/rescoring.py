@@ -94,7 +94,7 @@ def fit_expression(model: ScoringModel):
     return reduce(lambda a, b: a + b, terms, Value(0))
 
 
-def _rule_condition(rule: dict) -> Q:
+def rule_condition(rule: dict) -> Q:
     condition = Q(event_type=rule["event_type"])
     if rule.get("property") and rule.get("contains"):
         condition &= Q(**{f"properties__{rule['property']}__icontains": rule["contains"]})
@@ -103,8 +103,27 @@ def _rule_condition(rule: dict) -> Q:
 
 def points_expression(model: ScoringModel):
     """The engagement points of an event under ``model`` (first matching rule), as SQL, before caps."""
-    whens = [When(_rule_condition(rule), then=Value(int(rule["points"]))) for rule in model.engagement_rules]
+    whens = [When(rule_condition(rule), then=Value(int(rule["points"]))) for rule in model.engagement_rules]
     return Case(*whens, default=Value(0)) if whens else Value(0)
+
+
+def rule_index_expression(model: ScoringModel):
+    """The index of the engagement rule an event matches first (-1: none), as SQL."""
+    rules = model.engagement_rules
+    return Case(*(When(rule_condition(r), then=Value(i)) for i, r in enumerate(rules)), default=Value(-1))
+
+
+def cap_period_expression(model: ScoringModel):
+    """The start of the cap period (UTC day, week or month) an event falls in, for events whose
+    first matching rule is capped (NULL otherwise), as SQL. Only capped rules are tried: an event
+    an earlier uncapped rule matches has that rule's index, and its period is never read."""
+    rules = model.engagement_rules
+    capped = [r for r in rules if r.get("cap")]
+    return Case(
+        *(When(rule_condition(r), then=Trunc("occurred_at", r.get("cap_period") or "day", tzinfo=UTC)) for r in capped),
+        default=Value(None),
+        output_field=DateTimeField(),
+    )
 
 
 def _capped_points_sql(model: ScoringModel, events, now: datetime) -> tuple[str, list]:
@@ -113,12 +132,7 @@ def _capped_points_sql(model: ScoringModel, events, now: datetime) -> tuple[str,
     occurrence (then id) up to the cap earn the rule's points, the rest none (leads.scoring
     applies the same rule batch by batch)."""
     rules = model.engagement_rules
-    rule_index = Case(*(When(_rule_condition(r), then=Value(i)) for i, r in enumerate(rules)), default=Value(-1))
-    period = Case(
-        *(When(_rule_condition(r), then=Trunc("occurred_at", r.get("cap_period") or "day", tzinfo=UTC)) for r in rules),
-        default=Value(None),
-        output_field=DateTimeField(),
-    )
+    rule_index, period = rule_index_expression(model), cap_period_expression(model)
     ranked = events.annotate(
         rule_index=rule_index,
         pts=points_expression(model),

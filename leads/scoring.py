@@ -24,8 +24,7 @@ from typing import NamedTuple
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Case, Count, DateTimeField, Q, QuerySet, Value, When
-from django.db.models.functions import Trunc
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from leads.bulk_sql import insert_rows, update_from_values
@@ -149,7 +148,7 @@ def _cap_counts(
     (leads.rescoring): a busy lead has many events a period, and reading them all back to
     match them here was the slow part of scoring a batch.
     """
-    from leads.rescoring import _rule_condition  # the rules' SQL form lives with the rescore
+    from leads.rescoring import cap_period_expression, rule_index_expression  # the rules' SQL form
 
     keys: set[tuple[int, int, datetime]] = set()
     for event in events:
@@ -167,15 +166,9 @@ def _cap_counts(
     # Each capped type only as far back as its own periods reach (a weekly cap must not make
     # a daily one read the whole week).
     since = reduce(operator.or_, (Q(event_type=t, occurred_at__gte=start) for t, start in earliest.items()))
-    rule_index = Case(*(When(_rule_condition(r), then=Value(i)) for i, r in enumerate(rules)), default=Value(-1))
-    period = Case(
-        *(When(_rule_condition(rules[i]), then=Trunc("occurred_at", capped[i][1], tzinfo=UTC)) for i in sorted(capped)),
-        default=Value(None),
-        output_field=DateTimeField(),
-    )
     grouped = (
         ActivityEvent.objects.filter(since, lead_id__in={lead_id for lead_id, _, _ in keys}, scored_at__isnull=False)
-        .annotate(rule_index=rule_index, period=period)
+        .annotate(rule_index=rule_index_expression(model), period=cap_period_expression(model))
         .values("lead_id", "rule_index", "period")
         .annotate(n=Count("pk"))
         .values_list("lead_id", "rule_index", "period", "n")
