@@ -188,7 +188,7 @@ def test_rules_are_tried_in_position_order_and_every_condition_given_must_hold(o
     assert rule_for(country="DE", company_size=100) == catch_all
     assert rule_for(country="FR", company_size=800) == catch_all
     assert rule_for(country="DE") == catch_all  # size unknown: the condition fails
-    hit = dict(persona_id=persona.pk, channels=frozenset({"webinar"}), campaign_ids=frozenset({webinar.pk}))
+    hit = {"persona_id": persona.pk, "channels": frozenset({"webinar"}), "campaign_ids": frozenset({webinar.pk})}
     assert rule_for(**hit) == webinars
     assert rule_for(**(hit | {"persona_id": None})) == catch_all
     decision = routing_preview(org=org, facts=RoutingFacts(country="DE", company_size=100))
