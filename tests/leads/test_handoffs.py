@@ -333,3 +333,16 @@ def test_two_concurrent_accepts_one_wins(org, sales, rep, manager):
     assert all(isinstance(r, Handoff | DomainError) for r in results)
     assert Handoff.objects.get(pk=handoff.pk).status == "accepted"
     assert StageChange.objects.filter(lead=handoff.lead, to_stage="sql").count() == 1
+
+
+def test_a_merge_moves_the_dropped_leads_handoffs_but_not_two_pending_ones(org, sales, marketer):
+    from leads.duplicates import leads_merge
+
+    older = handoff_create(lead=LeadFactory(organization=org, email="ann@buyer.test"))
+    newer_lead = LeadFactory(organization=org, email="ann.b@buyer.test")
+    newer = handoff_create(lead=newer_lead)
+    with pytest.raises(Conflict, match="Both leads are with sales"):
+        leads_merge(keep=older.lead, drop=newer_lead, actor=marketer)
+    handoff_return(handoff=newer, actor=marketer.organization.routing_fallback, reason="duplicate")
+    leads_merge(keep=older.lead, drop=newer_lead, actor=marketer)
+    assert set(Handoff.objects.filter(lead=older.lead)) == {older, newer}
