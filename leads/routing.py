@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from leads.models import Absence, Handoff, Lead, RoutingRule, TeamMember
 from smarketing.accounts.models import Membership, Organization
+from smarketing.errors import InvalidInput
 
 TAKES_HANDOFFS = frozenset({Membership.Role.SALES_REP, Membership.Role.MANAGER})
 
@@ -85,6 +86,54 @@ def why_not(conditions: dict, facts: RoutingFacts) -> str | None:
     if (partner_id := conditions.get("partner_id")) is not None and facts.partner_id != partner_id:
         return "partner does not match"
     return None
+
+
+def routing_conditions_clean(conditions: dict, *, org: Organization) -> dict:
+    """Validated, normalised routing conditions (what a rule form or the API saves), or InvalidInput.
+
+    Lists must be non-empty lists; countries are ISO-2 (upper-cased); channels are Channel
+    values; persona and campaign ids must be the organisation's; size bounds are positive and
+    in order.
+    """
+    from leads.models import Campaign, Channel
+    from personas.models import Persona
+
+    unknown = set(conditions) - RoutingRule.CONDITION_KEYS
+    if unknown:
+        raise InvalidInput(f"Unknown conditions: {', '.join(sorted(unknown))}.", field="conditions")
+    clean: dict = {}
+    for key in ("persona_ids", "countries", "channels", "campaign_ids"):
+        value = conditions.get(key)
+        if value in (None, []):
+            continue
+        if not isinstance(value, list):
+            raise InvalidInput(f"{key} is a list.", field=key)
+        clean[key] = value
+    if "countries" in clean:
+        if not all(isinstance(c, str) and len(c.strip()) == 2 and c.strip().isalpha() for c in clean["countries"]):
+            raise InvalidInput("Countries are two-letter codes, e.g. GB.", field="countries")
+        clean["countries"] = sorted({c.strip().upper() for c in clean["countries"]})
+    if "channels" in clean and not set(clean["channels"]) <= set(Channel.values):
+        raise InvalidInput("Unknown channel.", field="channels")
+    for key, model in (("persona_ids", Persona), ("campaign_ids", Campaign)):
+        if key in clean:
+            ids = clean[key]
+            if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+                raise InvalidInput(f"{key} are ids.", field=key)
+            if model.objects.for_org(org).filter(pk__in=ids).count() != len(set(ids)):
+                raise InvalidInput(f"Unknown {key.removesuffix('_ids')}.", field=key)
+            clean[key] = sorted(set(ids))
+    for key in ("company_size_min", "company_size_max", "partner_id"):
+        value = conditions.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInput(f"{key} is a whole number, 1 or more.", field=key)
+        clean[key] = value
+    low, high = clean.get("company_size_min"), clean.get("company_size_max")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("The minimum company size is above the maximum.", field="company_size_min")
+    return clean
 
 
 def _name(membership: Membership) -> str:

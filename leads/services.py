@@ -77,6 +77,9 @@ def lead_transition(
             f"A lead can't move from {lead.get_lifecycle_stage_display()} to {Lead.Stage(to).label}; "
             f"from here it can go to {allowed}."
         )
+    if lead.lifecycle_stage == Lead.Stage.MQL and lead.handoffs.filter(status="pending").exists():
+        # A lead with sales leaves MQL through its handoff (accept, return), never around it.
+        raise Conflict("The lead is with sales: accept or return its pending handoff instead.")
     if to in REASON_REQUIRED and not reason.strip():
         raise InvalidInput(f"Say why the lead goes to {Lead.Stage(to).label.lower()}.", field="reason")
     if actor is None and not rule:

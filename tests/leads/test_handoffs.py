@@ -346,3 +346,11 @@ def test_a_merge_moves_the_dropped_leads_handoffs_but_not_two_pending_ones(org, 
     handoff_return(handoff=newer, actor=marketer.organization.routing_fallback, reason="duplicate")
     leads_merge(keep=older.lead, drop=newer_lead, actor=marketer)
     assert set(Handoff.objects.filter(lead=older.lead)) == {older, newer}
+
+
+def test_a_lead_with_a_pending_handoff_leaves_mql_only_through_the_handoff(handoff, manager):
+    for to, reason in (("sql", ""), ("nurture", "Not now"), ("disqualified", "Spam")):
+        with pytest.raises(Conflict, match="accept or return its pending handoff"):
+            lead_transition(lead=handoff.lead, to=to, actor=manager, reason=reason)
+    handoff_return(handoff=handoff, actor=manager, reason="not_ready_nurture")
+    assert Lead.objects.get(pk=handoff.lead_id).lifecycle_stage == "nurture"

@@ -278,3 +278,26 @@ def test_rules_of_another_organisation_never_apply(org, other_org, rep):
     outsider_rep = MembershipFactory(organization=other_org, role="sales_rep")
     RoutingRuleFactory(organization=other_org, team=None, rep=outsider_rep)
     assert route_lead(lead=LeadFactory(organization=org)).rep is None
+
+
+def test_routing_conditions_are_validated_and_normalised(org, other_org):
+    from leads.routing import routing_conditions_clean
+    from smarketing.errors import InvalidInput
+
+    persona = PersonaFactory(organization=org)
+    assert routing_conditions_clean(
+        {"countries": ["gb", "DE", "gb"], "persona_ids": [persona.pk], "channels": [], "company_size_min": 10},
+        org=org,
+    ) == {"countries": ["DE", "GB"], "persona_ids": [persona.pk], "company_size_min": 10}
+    for bad in (
+        {"colour": ["red"]},
+        {"countries": ["GBR"]},
+        {"countries": "GB"},
+        {"channels": ["carrier_pigeon"]},
+        {"persona_ids": [PersonaFactory(organization=other_org).pk]},
+        {"campaign_ids": ["1"]},
+        {"company_size_min": 0},
+        {"company_size_min": 500, "company_size_max": 50},
+    ):
+        with pytest.raises(InvalidInput):
+            routing_conditions_clean(bad, org=org)
