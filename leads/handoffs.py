@@ -137,7 +137,7 @@ def handoff_create(
     if actor is not None:
         if actor.organization_id != lead.organization_id or not can(actor, "handoffs.create"):
             raise Forbidden("Only marketing and managers send leads to sales.")
-    lead = Lead.objects.select_for_update().select_related("organization").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("organization").get(pk=lead.pk)
     if Handoff.objects.filter(lead=lead, status=Handoff.Status.PENDING).exists():
         raise Conflict("This lead already has a pending handoff.")
     if lead.lifecycle_stage == Lead.Stage.MQL:
