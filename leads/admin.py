@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from leads.models import Lead
+from leads.models import Absence, Handoff, Lead, RoutingRule, Team, TeamMember
 
 
 @admin.register(Lead)
@@ -9,4 +9,48 @@ class LeadAdmin(admin.ModelAdmin):
     list_filter = ["lifecycle_stage", "organization"]
     search_fields = ["email", "first_name", "last_name", "company_name"]
     list_select_related = ["organization"]
+    show_full_result_count = False
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    raw_id_fields = ["membership"]
+    extra = 0
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "created_at"]
+    list_filter = ["organization"]
+    inlines = [TeamMemberInline]
+
+
+@admin.register(Absence)
+class AbsenceAdmin(admin.ModelAdmin):
+    list_display = ["membership", "starts_at", "ends_at", "organization"]
+    list_filter = ["organization"]
+    raw_id_fields = ["membership"]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "position", "active", "team", "rep", "organization"]
+    list_filter = ["organization", "active"]
+    raw_id_fields = ["team", "rep"]
+
+
+@admin.register(Handoff)
+class HandoffAdmin(admin.ModelAdmin):
+    list_display = ["lead", "rep", "status", "created_at", "due_at", "organization"]
+    list_filter = ["status", "organization"]
+    raw_id_fields = [
+        "lead",
+        "rep",
+        "created_by",
+        "routing_rule",
+        "reassigned_to",
+        "definitions_version",
+        "scoring_model",
+    ]
+    list_select_related = ["lead", "rep__user", "organization"]
     show_full_result_count = False

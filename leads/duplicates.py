@@ -31,6 +31,7 @@ from django.utils import timezone
 from leads.models import (
     ActivityEvent,
     Company,
+    Handoff,
     Lead,
     LeadDuplicateDismissal,
     LeadMerge,
@@ -53,6 +54,7 @@ MOVED_RELATIONS: list[tuple[type[models.Model], str]] = [
     (ScoreChange, "lead"),
     (Visitor, "lead"),
     (ContentRequest, "lead"),
+    (Handoff, "lead"),
     (LeadMerge, "kept"),  # earlier merges into the dropped lead stay undoable
 ]
 # Relations to Lead deliberately not moved, with the reason (a test checks every relation is
@@ -283,6 +285,8 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     if len(locked) != 2:
         raise Conflict("One of the leads no longer exists; it may have been merged already.")
     keep, drop = sorted(locked, key=lambda lead: (lead.created_at, lead.pk))
+    if Handoff.objects.filter(lead__in=locked, status=Handoff.Status.PENDING).count() > 1:
+        raise Conflict("Both leads are with sales (a pending handoff each): accept, return or reassign one first.")
     snapshot = {f.attname: _snapshot_value(f.value_from_object(drop)) for f in _SNAPSHOT_FIELDS}
     moved: dict[str, list[int]] = {}
     for model, fk in MOVED_RELATIONS:

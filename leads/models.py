@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Concat, Lower, Upper
@@ -527,3 +529,195 @@ class LeadDuplicateDismissal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_low_id} ≠ {self.lead_high_id}"
+
+
+# --- Routing and handoffs -------------------------------------------------------------------
+
+
+class Team(models.Model):
+    """A group of sales reps a routing rule can hand leads to, shared by capacity."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), "organization", name="team_name_ci_unique")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """A rep (or sales manager) in a team, with how many open handoffs they take at most."""
+
+    DEFAULT_CAPACITY = 20
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    membership = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="team_memberships")
+    capacity = models.PositiveSmallIntegerField(
+        default=DEFAULT_CAPACITY, validators=[MinValueValidator(1)], help_text="Open (pending) handoffs at most."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "membership"], name="team_member_unique"),
+            models.CheckConstraint(condition=models.Q(capacity__gte=1), name="team_member_capacity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership} in {self.team}"
+
+    def clean(self) -> None:
+        from smarketing.accounts.models import Membership
+
+        membership = self.membership
+        if membership.organization_id != self.team.organization_id:
+            raise ValidationError({"membership": "Not a member of this organisation."})
+        if membership.role not in (Membership.Role.SALES_REP, Membership.Role.MANAGER):
+            raise ValidationError({"membership": "Only sales reps and managers take handoffs."})
+
+
+class Absence(models.Model):
+    """A time a rep is away: routing skips them for it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    membership = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="absences")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="absence_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "membership", "ends_at"], name="absence_org_member_ends_idx")]
+        ordering = ["starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.membership} away {self.starts_at:%Y-%m-%d} – {self.ends_at:%Y-%m-%d}"
+
+    def covers(self, moment) -> bool:
+        return self.starts_at <= moment < self.ends_at
+
+
+class RoutingRule(models.Model):
+    """One rule of the ordered routing list: when a lead meets all its conditions, to a team or a rep.
+
+    ``conditions`` holds any of ``persona_ids``, ``countries`` (ISO-2), ``company_size_min``,
+    ``company_size_max``, ``channels`` (Channel values), ``campaign_ids`` and ``partner_id``;
+    each is optional and every one given must hold. No conditions: every lead matches.
+    """
+
+    CONDITION_KEYS = frozenset(
+        {"persona_ids", "countries", "company_size_min", "company_size_max", "channels", "campaign_ids", "partner_id"}
+    )
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="routing_rules")
+    position = models.PositiveIntegerField(default=0, help_text="Rules are tried in this order, lowest first.")
+    name = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    conditions = models.JSONField(default=dict, blank=True)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True, related_name="routing_rules")
+    rep = models.ForeignKey(
+        "accounts.Membership", on_delete=models.CASCADE, null=True, blank=True, related_name="routing_rules"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(team__isnull=False, rep__isnull=True) | models.Q(team__isnull=True, rep__isnull=False)
+                ),
+                name="routing_rule_one_target",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "position"], name="routingrule_org_position_idx")]
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        unknown = set(self.conditions or {}) - self.CONDITION_KEYS
+        if unknown:
+            raise ValidationError({"conditions": f"Unknown conditions: {', '.join(sorted(unknown))}."})
+        for target in (self.team, self.rep):
+            if target is not None and target.organization_id != self.organization_id:
+                raise ValidationError("The rule's target belongs to another organisation.")
+
+
+class Handoff(models.Model):
+    """One MQL given to one rep, with a due time from the response window, and how it ended."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        RETURNED = "returned", "Returned"
+        REASSIGNED = "reassigned", "Reassigned"
+        BREACHED = "breached", "Breached"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
+    rep = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="handoffs")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    return_reason = models.CharField(max_length=30, choices=ReturnReason.choices, blank=True)
+    return_note = models.TextField(blank=True)
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "accounts.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The marketer who sent it to sales; empty when scoring qualified the lead.",
+    )
+    note = models.TextField(blank=True)
+    routing_rule = models.ForeignKey(
+        RoutingRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="handoffs"
+    )
+    # Why this rep: each rule tried and each rep skipped, with the reason ("why did I get this lead").
+    routing_log = models.JSONField(default=list, blank=True, encoder=DjangoJSONEncoder)
+    definitions_version = models.ForeignKey(
+        "personas.DefinitionVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    reassigned_to = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reassigned_from"
+    )
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lead"], condition=models.Q(status="pending"), name="handoff_one_pending"),
+        ]
+        indexes = [
+            # The rep's queue: their pending handoffs by due time.
+            models.Index(fields=["organization", "rep", "status", "due_at"], name="handoff_rep_queue_idx"),
+            # The SLA deadline sweep: pending handoffs past due.
+            models.Index(
+                fields=["status", "due_at"], condition=models.Q(status="pending"), name="handoff_pending_due_idx"
+            ),
+        ]
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Handoff of lead {self.lead_id} to {self.rep_id} ({self.status})"
+
+    def is_overdue(self, now) -> bool:
+        return self.status == self.Status.PENDING and self.first_touch_at is None and self.due_at <= now

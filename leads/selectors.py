@@ -9,7 +9,7 @@ from itertools import chain
 from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
-from leads.models import ActivityEvent, Campaign, Lead, ScoreChange, StageChange
+from leads.models import ActivityEvent, Campaign, Handoff, Lead, RoutingRule, ScoreChange, StageChange, Team, TeamMember
 from personas.models import Persona
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import get_for_org
@@ -154,3 +154,59 @@ def lead_stage_counts(*, org: Organization) -> list[dict]:
 
 def lead_recent_list(*, org: Organization, limit: int = 10) -> QuerySet[Lead]:
     return Lead.objects.for_org(org).order_by("-created_at")[:limit]
+
+
+# --- Routing and handoffs ---------------------------------------------------------------
+
+
+def handoff_get(*, org: Organization, handoff_id: int) -> Handoff:
+    """One handoff of ``org`` with what its pages need; another organisation's id is a 404."""
+    return get_for_org(
+        Handoff.objects.select_related("lead", "rep__user", "created_by__user", "routing_rule"),
+        org=org,
+        pk=handoff_id,
+    )
+
+
+def handoff_queue(*, org: Organization, rep: Membership) -> QuerySet[Handoff]:
+    """The rep's pending handoffs, soonest due first (the index handoff_rep_queue_idx)."""
+    return (
+        Handoff.objects.for_org(org)
+        .filter(rep=rep, status=Handoff.Status.PENDING)
+        .select_related("lead__company", "lead__persona", "lead__first_campaign")
+        .order_by("due_at", "id")
+    )
+
+
+def lead_handoffs(*, org: Organization, lead_id: int) -> QuerySet[Handoff]:
+    """A lead's handoffs, newest first: who got it, why (the routing log) and how it ended."""
+    return (
+        Handoff.objects.for_org(org)
+        .filter(lead_id=lead_id)
+        .select_related("rep__user", "created_by__user", "routing_rule")
+        .order_by("-created_at", "-id")
+    )
+
+
+def routing_rule_list(*, org: Organization) -> QuerySet[RoutingRule]:
+    return RoutingRule.objects.for_org(org).select_related("team", "rep__user").order_by("position", "id")
+
+
+def routing_rule_get(*, org: Organization, rule_id: int) -> RoutingRule:
+    return get_for_org(RoutingRule.objects.select_related("team", "rep__user"), org=org, pk=rule_id)
+
+
+def team_list(*, org: Organization) -> QuerySet[Team]:
+    return Team.objects.for_org(org).prefetch_related(
+        Prefetch("members", queryset=TeamMember.objects.select_related("membership__user"))
+    )
+
+
+def team_get(*, org: Organization, team_id: int) -> Team:
+    return get_for_org(
+        Team.objects.prefetch_related(
+            Prefetch("members", queryset=TeamMember.objects.select_related("membership__user"))
+        ),
+        org=org,
+        pk=team_id,
+    )

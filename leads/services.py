@@ -79,10 +79,14 @@ def lead_transition(
             f"A lead can't move from {lead.get_lifecycle_stage_display()} to {Lead.Stage(to).label}; "
             f"from here it can go to {allowed}."
         )
+    if lead.lifecycle_stage == Lead.Stage.MQL and lead.handoffs.filter(status="pending").exists():
+        # A lead with sales leaves MQL through its handoff (accept, return), never around it.
+        raise Conflict("The lead is with sales: accept or return its pending handoff instead.")
     if to in REASON_REQUIRED and not reason.strip():
         raise InvalidInput(f"Say why the lead goes to {Lead.Stage(to).label.lower()}.", field="reason")
     if actor is None and not rule:
         raise ValueError("A stage change is made by a person (actor) or a named rule.")
+    definitions, model = definitions_in_force(org=lead.organization, at=now), active_scoring_model(lead.organization)
     StageChange.objects.create(
         organization_id=lead.organization_id,
         lead=lead,
@@ -93,11 +97,16 @@ def lead_transition(
         rule=rule,
         reason=reason.strip(),
         total_score=lead.total_score,
-        definitions_version=definitions_in_force(org=lead.organization, at=now),
-        scoring_model=active_scoring_model(lead.organization),
+        definitions_version=definitions,
+        scoring_model=model,
     )
     lead.lifecycle_stage, lead.updated_at = to, now
     lead.save(update_fields=["lifecycle_stage", "updated_at"])
+    if to == Lead.Stage.MQL:
+        # Every new MQL goes to sales, whatever moved it (scoring, fast lane, a person).
+        from leads.handoffs import handoff_open_for_mql
+
+        handoff_open_for_mql(lead=lead, actor=actor, note=reason, now=now, definitions=definitions, scoring_model=model)
     return lead
 
 
@@ -331,7 +340,8 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
     """Make MQLs, in bulk, of the leads that pass ``model`` (threshold or a fast-lane event).
 
     The set-based counterpart of lead_transition(…, to=MQL) for a full rescore: only the
-    stages from which MQL is an allowed move, history recorded the same way.
+    stages from which MQL is an allowed move, history recorded the same way, and each new
+    MQL handed to sales (routed in memory per batch of 5,000: a few queries, not a few per lead).
     """
     from django.db.models import Q
 
@@ -354,11 +364,16 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
     batch: list[tuple[int, str, int]] = []
 
     def flush() -> int:
+        from leads.handoffs import handoffs_create_bulk
+
         with transaction.atomic():
-            ids = [pk for pk, _, _ in batch]
-            moved = Lead.objects.filter(pk__in=ids, lifecycle_stage__in=QUALIFIABLE).update(
-                lifecycle_stage=Lead.Stage.MQL, updated_at=now
+            # Locked and re-read: only the leads that really move get history and a handoff.
+            ids = set(
+                Lead.objects.select_for_update()
+                .filter(pk__in=[pk for pk, _, _ in batch], lifecycle_stage__in=QUALIFIABLE)
+                .values_list("pk", flat=True)
             )
+            moved = Lead.objects.filter(pk__in=ids).update(lifecycle_stage=Lead.Stage.MQL, updated_at=now)
             StageChange.objects.bulk_create(
                 StageChange(
                     organization=org,
@@ -373,7 +388,9 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
                     scoring_model=model,
                 )
                 for pk, stage, total in batch
+                if pk in ids
             )
+            handoffs_create_bulk(org=org, lead_ids=ids, now=now, scoring_model=model, definitions=definitions)
         return moved
 
     for row in candidates.iterator(chunk_size=5000):

@@ -18,7 +18,19 @@ from django.contrib.auth.hashers import make_password
 from django.db import reset_queries, transaction
 from django.utils import timezone
 
-from leads.models import ActivityEvent, BuyerStage, Campaign, Channel, Lead, StageChange
+from leads.handoffs import handoffs_create_bulk
+from leads.models import (
+    ActivityEvent,
+    BuyerStage,
+    Campaign,
+    Channel,
+    Handoff,
+    Lead,
+    RoutingRule,
+    StageChange,
+    Team,
+    TeamMember,
+)
 from leads.rescoring import rescore_organization
 from leads.scoring_models import scoring_model_ensure_default
 from personas import services as personas_services
@@ -900,6 +912,28 @@ def _content_requests_seed(
             )
 
 
+# Open handoffs a demo rep takes at most; the sales manager (fallback owner) gets the rest.
+DEMO_REP_CAPACITY = 150
+
+
+def _routing_seed(*, org: Organization, reps: list[Membership], fallback: Membership, now: datetime) -> int:
+    """A "Sales" team of both reps taking every lead, the sales manager as fallback owner, and a
+    handoff for every MQL (set up after the initial scoring, so the demo's people get in-app
+    notifications only, one per person, and no email)."""
+    team = Team.objects.create(organization=org, name="Sales", created_at=now)
+    TeamMember.objects.bulk_create(TeamMember(team=team, membership=rep, capacity=DEMO_REP_CAPACITY) for rep in reps)
+    RoutingRule.objects.create(organization=org, position=1, name="Every lead to Sales", team=team, created_at=now)
+    org.routing_fallback = fallback
+    org.save(update_fields=["routing_fallback"])
+    mqls = (
+        Lead.objects.for_org(org)
+        .filter(lifecycle_stage=Lead.Stage.MQL)
+        .exclude(handoffs__status=Handoff.Status.PENDING)
+    )
+    with transaction.atomic():
+        return len(handoffs_create_bulk(org=org, lead_ids=mqls.values_list("pk", flat=True), now=now, email=False))
+
+
 def seed_demo(*, leads: int = 2000, reset: bool = False, now: datetime | None = None) -> SeedResult:
     """Build (once) the demo organisation. With ``reset``, drop and rebuild it."""
     now = now or timezone.now()
@@ -932,4 +966,5 @@ def seed_demo(*, leads: int = 2000, reset: bool = False, now: datetime | None = 
     )
     # Score everyone under the default model, as if it had been running all along.
     rescore_organization(model=scoring_model_ensure_default(org=org, now=now), now=now)
+    _routing_seed(org=org, reps=reps, fallback=members["manager@demo.test"], now=now)
     return SeedResult(org, [u[0] for u in DEMO_USERS], written, True)

@@ -20,3 +20,9 @@ class InvalidInput(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class Forbidden(DomainError):
+    """The actor's role (or ownership) does not allow this, within their own organisation."""
+
+    status_code = 403

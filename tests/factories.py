@@ -136,3 +136,63 @@ class WebFormFactory(factory.django.DjangoModelFactory):
             {"name": "first_name", "attribute": "first_name", "label": "First name", "required": False},
         ]
     )
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leads.Team"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class TeamMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leads.TeamMember"
+
+    team = factory.SubFactory(TeamFactory)
+    membership = factory.SubFactory(
+        MembershipFactory, organization=factory.SelfAttribute("..team.organization"), role=Membership.Role.SALES_REP
+    )
+    capacity = 20
+
+
+class AbsenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "leads.Absence"
+
+    membership = factory.SubFactory(MembershipFactory, role=Membership.Role.SALES_REP)
+    organization = factory.SelfAttribute("membership.organization")
+    starts_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    ends_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=1))
+
+
+class RoutingRuleFactory(factory.django.DjangoModelFactory):
+    """A rule to a team by default; pass ``team=None, rep=…`` for a rep target."""
+
+    class Meta:
+        model = "leads.RoutingRule"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    position = factory.Sequence(lambda n: n)
+    conditions = factory.LazyFunction(dict)
+    team = factory.SubFactory(TeamFactory, organization=factory.SelfAttribute("..organization"))
+    rep = None
+
+
+class HandoffFactory(factory.django.DjangoModelFactory):
+    """A bare handoff row, for states routing only counts (open handoffs, last assignment).
+
+    Handoffs a test acts on are made through the services (``handoff_create``)."""
+
+    class Meta:
+        model = "leads.Handoff"
+
+    rep = factory.SubFactory(MembershipFactory, role=Membership.Role.SALES_REP)
+    organization = factory.SelfAttribute("rep.organization")
+    lead = factory.SubFactory(
+        LeadFactory, organization=factory.SelfAttribute("..organization"), lifecycle_stage=Lead.Stage.MQL
+    )
+    created_at = factory.LazyFunction(timezone.now)
+    due_at = factory.LazyAttribute(lambda h: h.created_at + timedelta(hours=4))

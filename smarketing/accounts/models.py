@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -74,9 +75,26 @@ class Organization(models.Model):
     content_request_turnaround_days = models.PositiveSmallIntegerField(
         default=10, help_text="Business days marketing has to deliver a content request."
     )
+    # Until the SLA issue lands: who gets a lead no routing rule places, and how long a rep has.
+    routing_fallback = models.ForeignKey(
+        "accounts.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Gets the handoffs no routing rule places (or when every rep is away or at capacity).",
+    )
+    handoff_response_hours = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1)], help_text="Business hours a rep has to act on a new handoff."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(handoff_response_hours__gte=1), name="org_handoff_hours_positive"
+            ),
+        ]
         ordering = ["name"]
 
     def __str__(self) -> str:

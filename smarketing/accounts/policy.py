@@ -54,6 +54,12 @@ ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "content_requests.triage": _marketing_side,
     "campaigns.view": STAFF,
     "campaigns.edit": MARKETING_EDITORS,
+    "handoffs.view": STAFF,
+    "handoffs.create": MARKETING_EDITORS,  # "send to sales"
+    "handoffs.work": frozenset({Role.ADMIN, Role.MANAGER, Role.SALES_REP}),  # accept or return (own, for reps)
+    "handoffs.manage": frozenset({Role.ADMIN, Role.MANAGER}),  # any handoff; reassign
+    "routing.view": STAFF,
+    "routing.edit": frozenset({Role.ADMIN, Role.MANAGER}),
 }
 
 # Machine clients act for the organisation but never administer it.
@@ -69,6 +75,15 @@ def can(actor: Membership | ApiKey | None, action: str) -> bool:
         rule = ROLE_RULES[action]
         return rule(actor) if callable(rule) else actor.role in rule
     return False
+
+
+def can_work_handoff(actor: Membership | ApiKey | None, handoff) -> bool:
+    """Accept or return ``handoff``: its own rep, or a manager or admin of its organisation."""
+    if not isinstance(actor, Membership) or actor.organization_id != handoff.organization_id:
+        return False
+    if can(actor, "handoffs.manage"):
+        return True
+    return can(actor, "handoffs.work") and handoff.rep_id == actor.pk
 
 
 def allowed_actions(actor: Membership | ApiKey | None) -> frozenset[str]:
