@@ -19,10 +19,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from leads.models import Absence, Handoff, Lead, RoutingRule, TeamMember
+from leads.models import Absence, Handoff, Lead, RoutingRule, Team, TeamMember
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import InvalidInput
 
@@ -320,3 +321,71 @@ def routing_preview(
         raise ValueError("The lead belongs to another organisation.")
     router = Router(org=org, now=now)
     return router.route(lead) if lead is not None else router.route_facts(facts or RoutingFacts())
+
+
+# --- Rules: writes ---------------------------------------------------------------------------
+
+
+def _rule_target_check(*, org: Organization, team: Team | None, rep: Membership | None) -> None:
+    if (team is None) == (rep is None):
+        raise InvalidInput("A rule hands leads to a team or to a rep: name exactly one.", field="team")
+    if team is not None and team.organization_id != org.pk:
+        raise InvalidInput("Unknown team.", field="team")
+    if rep is not None:
+        if rep.organization_id != org.pk or rep.removed_at is not None:
+            raise InvalidInput("Unknown member.", field="rep")
+        if rep.role not in TAKES_HANDOFFS:
+            raise InvalidInput("Only sales reps and managers take handoffs.", field="rep")
+
+
+@transaction.atomic
+def routing_rule_create(
+    *,
+    org: Organization,
+    name: str,
+    team: Team | None = None,
+    rep: Membership | None = None,
+    conditions: dict | None = None,
+    active: bool = True,
+    position: int | None = None,
+) -> RoutingRule:
+    """A new rule to ``team`` or ``rep``; without a position it goes last."""
+    _rule_target_check(org=org, team=team, rep=rep)
+    conditions = routing_conditions_clean(conditions or {}, org=org)
+    if position is None:
+        last = RoutingRule.objects.for_org(org).aggregate(last=Max("position"))["last"]
+        position = 0 if last is None else last + 1
+    return RoutingRule.objects.create(
+        organization=org,
+        name=name.strip(),
+        team=team,
+        rep=rep,
+        conditions=conditions,
+        active=active,
+        position=position,
+    )
+
+
+@transaction.atomic
+def routing_rule_update(
+    *,
+    rule: RoutingRule,
+    name: str,
+    team: Team | None,
+    rep: Membership | None,
+    conditions: dict,
+    active: bool,
+    position: int,
+) -> RoutingRule:
+    """Replace the rule's settings (the caller merges a partial change onto the current ones)."""
+    org = rule.organization
+    _rule_target_check(org=org, team=team, rep=rep)
+    rule.conditions = routing_conditions_clean(conditions, org=org)
+    rule.name, rule.team, rule.rep, rule.active, rule.position = name.strip(), team, rep, active, position
+    rule.save(update_fields=["name", "team", "rep", "conditions", "active", "position"])
+    return rule
+
+
+def routing_rule_delete(*, rule: RoutingRule) -> None:
+    """Remove the rule; handoffs it made keep their routing log (their rule link becomes empty)."""
+    rule.delete()

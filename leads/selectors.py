@@ -168,6 +168,20 @@ def handoff_get(*, org: Organization, handoff_id: int) -> Handoff:
     )
 
 
+def handoff_list(
+    *, org: Organization, status: str = "", rep: Membership | None = None, lead_id: int | None = None
+) -> QuerySet[Handoff]:
+    """Handoffs of ``org`` (any status unless given), with the lead, rep and rule joined in (no N+1)."""
+    qs = Handoff.objects.for_org(org).select_related("lead", "rep__user", "routing_rule")
+    if status:
+        qs = qs.filter(status=status)
+    if rep is not None:
+        qs = qs.filter(rep=rep)
+    if lead_id is not None:
+        qs = qs.filter(lead_id=lead_id)
+    return qs
+
+
 def handoff_queue(*, org: Organization, rep: Membership) -> QuerySet[Handoff]:
     """The rep's pending handoffs, soonest due first (the index handoff_rep_queue_idx)."""
     return (

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from leads import api as leads_api
-from leads import campaign_api, lead_api
+from leads import campaign_api, handoff_api, lead_api
 from personas import api as personas_api
 from smarketing.accounts import api as accounts_api
 from smarketing.notifications import api as notifications_api
@@ -77,4 +77,13 @@ urlpatterns = [
     path("leads/<int:lead_id>", lead_api.LeadDetail.as_view(), name="lead-detail"),
     path("leads/<int:lead_id>/transition", lead_api.LeadTransition.as_view(), name="lead-transition"),
     path("leads/<int:lead_id>/history", lead_api.LeadHistory.as_view(), name="lead-history"),
+    path("handoffs", handoff_api.HandoffList.as_view(), name="handoff-list"),
+    path("handoffs/<int:handoff_id>", handoff_api.HandoffDetail.as_view(), name="handoff-detail"),
+    path("handoffs/<int:handoff_id>/accept", handoff_api.HandoffAccept.as_view(), name="handoff-accept"),
+    path("handoffs/<int:handoff_id>/return", handoff_api.HandoffReturn.as_view(), name="handoff-return"),
+    path("handoffs/<int:handoff_id>/reassign", handoff_api.HandoffReassign.as_view(), name="handoff-reassign"),
+    path("routing-rules", handoff_api.RoutingRuleList.as_view(), name="routing-rule-list"),
+    path("routing-rules/<int:routingrule_id>", handoff_api.RoutingRuleDetail.as_view(), name="routing-rule-detail"),
+    path("routing/preview", handoff_api.RoutingPreview.as_view(), name="routing-preview"),
+    path("teams", handoff_api.TeamList.as_view(), name="team-list"),
 ]

@@ -206,6 +206,8 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "smarketing.accounts.models.Membership.Role",
         "SideEnum": "smarketing.accounts.models.Membership.Side",
         "LifecycleStageEnum": "leads.models.Lead.Stage",
+        "HandoffStatusEnum": "leads.models.Handoff.Status",
+        "ReturnReasonEnum": "leads.models.ReturnReason",
     },
 }
 

@@ -28,11 +28,13 @@ from tests.factories import (
     CampaignFactory,
     ContentAssetFactory,
     ContentRequestFactory,
+    HandoffFactory,
     InvitationFactory,
     LeadFactory,
     MembershipFactory,
     NotificationFactory,
     PersonaFactory,
+    RoutingRuleFactory,
     WebFormFactory,
 )
 
@@ -137,6 +139,8 @@ def world(org, owners):
         "webform_id": WebFormFactory(organization=org).pk,
         "scoringmodel_id": ScoringModel.objects.create(organization=org, version=1).pk,  # a draft
         "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
+        "handoff_id": HandoffFactory(rep=owners[4]).pk,  # the sales rep's
+        "routingrule_id": RoutingRuleFactory(organization=org).pk,
         "leadmerge_id": leads_merge(
             keep=LeadFactory(organization=org), drop=LeadFactory(organization=org), actor=admin
         ).pk,

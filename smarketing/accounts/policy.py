@@ -86,5 +86,17 @@ def can_work_handoff(actor: Membership | ApiKey | None, handoff) -> bool:
     return can(actor, "handoffs.work") and handoff.rep_id == actor.pk
 
 
+def can_see_all_handoffs(actor: Membership | ApiKey | None) -> bool:
+    """Managers, admins and marketing see every handoff of the organisation; a rep only their own."""
+    return can(actor, "handoffs.manage") or can(actor, "handoffs.create")
+
+
+def can_view_handoff(actor: Membership | ApiKey | None, handoff) -> bool:
+    """Read ``handoff``: anyone who sees all handoffs, or the rep it was handed to."""
+    if not isinstance(actor, Membership) or actor.organization_id != handoff.organization_id:
+        return False
+    return can_see_all_handoffs(actor) or (can(actor, "handoffs.view") and handoff.rep_id == actor.pk)
+
+
 def allowed_actions(actor: Membership | ApiKey | None) -> frozenset[str]:
     return frozenset(action for action in ROLE_RULES if can(actor, action))
