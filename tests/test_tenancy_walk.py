@@ -28,6 +28,7 @@ from tests.factories import (
     CampaignFactory,
     ContentAssetFactory,
     ContentRequestFactory,
+    HandoffFactory,
     InvitationFactory,
     LeadFactory,
     MembershipFactory,
@@ -137,6 +138,7 @@ def world(org, owners):
         "webform_id": WebFormFactory(organization=org).pk,
         "scoringmodel_id": ScoringModel.objects.create(organization=org, version=1).pk,  # a draft
         "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
+        "handoff_id": HandoffFactory(rep=member).pk,
         "leadmerge_id": leads_merge(
             keep=LeadFactory(organization=org), drop=LeadFactory(organization=org), actor=admin
         ).pk,
