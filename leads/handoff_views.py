@@ -177,8 +177,12 @@ def handoff_send(request: HttpRequest, lead_id: int) -> HttpResponse:
     """The lead page's "Send to sales": route the lead and open a pending handoff."""
     lead = selectors.lead_detail(org=request.org, lead_id=lead_id)
     form = HandoffSendForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    handoff = _act(request, handoffs.handoff_create, lead=lead, actor=request.membership, note=note)
+    if not form.is_valid():
+        messages.error(request, "Keep the note under 2,000 characters.")
+        return redirect("leads:lead_detail", lead.pk)
+    handoff = _act(
+        request, handoffs.handoff_create, lead=lead, actor=request.membership, note=form.cleaned_data["note"]
+    )
     if handoff is not None:
         messages.success(request, f"Sent to sales: {handoff.rep.user} has it.")
     return redirect("leads:lead_detail", lead.pk)
