@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from leads.models import BuyerStage, Campaign, Channel, Lead, Seniority
+from leads.models import BuyerStage, Campaign, Channel, Lead, ReturnReason, Seniority
 from leads.selectors import SORTS, LeadFilters
 from leads.services import LeadInput
 from personas.models import Persona
@@ -145,3 +145,25 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any id is accepted here; the selector scopes them to the organisation.
         self.fields["leads"].valid_value = lambda value: str(value).isdigit()
+
+
+class HandoffReturnForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=[("", "Why?"), *ReturnReason.choices],
+        error_messages={"required": "Choose why the lead goes back to marketing."},
+    )
+    note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Note"}))
+
+
+class HandoffReassignForm(forms.Form):
+    to = MemberChoiceField(queryset=Membership.objects.none(), required=False, empty_label="Re-route by the rules")
+
+    def __init__(self, *args, reps, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to"].queryset = reps
+
+
+class HandoffSendForm(forms.Form):
+    note = forms.CharField(
+        required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Why now? (optional)"})
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import chain
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Min, Prefetch, QuerySet
 from django.utils import timezone
 
 from leads.models import ActivityEvent, Campaign, Handoff, Lead, RoutingRule, ScoreChange, StageChange, Team, TeamMember
@@ -189,6 +189,35 @@ def handoff_queue(*, org: Organization, rep: Membership) -> QuerySet[Handoff]:
         .filter(rep=rep, status=Handoff.Status.PENDING)
         .select_related("lead__company", "lead__persona", "lead__first_campaign")
         .order_by("due_at", "id")
+    )
+
+
+def handoff_pending_list(*, org: Organization, rep: Membership | None = None) -> QuerySet[Handoff]:
+    """Pending handoffs of ``org`` (of one rep when given), soonest due first, with what the queue page shows."""
+    handoffs = Handoff.objects.for_org(org).filter(status=Handoff.Status.PENDING)
+    if rep is not None:
+        handoffs = handoffs.filter(rep=rep)
+    return handoffs.select_related(
+        "lead__company", "lead__persona", "lead__first_campaign", "rep__user", "created_by__user"
+    ).order_by("due_at", "id")
+
+
+def handoff_queue_summary(*, org: Organization, rep: Membership) -> dict:
+    """How many handoffs wait for ``rep`` and when the first is due (the overview's queue card)."""
+    return (
+        Handoff.objects.for_org(org)
+        .filter(rep=rep, status=Handoff.Status.PENDING)
+        .aggregate(pending=Count("id"), next_due=Min("due_at"))
+    )
+
+
+def handoff_reps(*, org: Organization) -> QuerySet[Membership]:
+    """Who can be given a handoff: the organisation's sales reps and managers."""
+    return (
+        Membership.objects.for_org(org)
+        .filter(removed_at=None, role__in=[Membership.Role.SALES_REP, Membership.Role.MANAGER])
+        .select_related("user")
+        .order_by("user__full_name", "user__email")
     )
 
 

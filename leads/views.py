@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from leads import duplicate_views, selectors, services
+from leads import duplicate_views, handoff_views, selectors, services
 from leads.exports import lead_csv_lines
 from leads.forms import BulkForm, LeadFilterForm, LeadForm, TransitionForm
 from leads.models import Lead
@@ -119,6 +119,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "transition_form": transition_form,
         "can_edit": can(request.membership, "leads.edit"),
         **duplicate_views.lead_page_context(request.membership, lead),
+        **handoff_views.lead_page_context(request.membership, lead),
     }
     return render(request, "leads/lead_detail.html", context)
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("personas.urls")),
     path("", include("leads.campaign_urls")),
     path("", include("leads.urls")),
+    path("", include("leads.handoff_urls")),
     path("", include("leads.import_urls")),
     path("", include("leads.scoring_urls")),
     path("", include("leads.duplicate_urls")),

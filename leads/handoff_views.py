@@ -1,0 +1,203 @@
+"""Pages for handoffs: the rep's queue, accept / return / reassign buttons, and "send to sales".
+
+Thin over ``leads/handoffs.py``: who may act is the policy's ``can_work_handoff`` (checked
+again by the services); a domain error becomes a message, a refusal a 403 page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from leads import handoffs, selectors
+from leads.forms import HandoffReassignForm, HandoffReturnForm, HandoffSendForm
+from leads.models import Handoff, Lead
+from smarketing.accounts.models import Membership
+from smarketing.accounts.policy import can, can_work_handoff
+from smarketing.accounts.tenancy import org_required
+from smarketing.errors import Conflict, DomainError, Forbidden
+
+QUEUE_CAP = 100  # rows on the queue page; the soonest due come first
+AT_RISK_SHARE = 0.25  # less than this share of the response window left
+
+
+def duration_text(seconds: float) -> str:
+    """``2 h 10 min``, ``3 d 4 h``, ``15 min`` (static/js/handoffs.js formats the same way)."""
+    minutes = int(abs(seconds) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
+@dataclass
+class QueueRow:
+    handoff: Handoff
+    due_text: str
+    state: str  # "overdue", "at-risk" or ""
+    can_work: bool
+
+
+def queue_row(handoff: Handoff, *, actor: Membership, now: datetime) -> QueueRow:
+    left = (handoff.due_at - now).total_seconds()
+    window = (handoff.due_at - handoff.created_at).total_seconds()
+    if handoff.first_touch_at is not None:
+        state = ""
+    elif handoff.is_overdue(now):
+        state = "overdue"
+    elif window <= 0 or left < AT_RISK_SHARE * window:
+        state = "at-risk"
+    else:
+        state = ""
+    text = f"due in {duration_text(left)}" if left > 0 else f"overdue by {duration_text(left)}"
+    return QueueRow(handoff=handoff, due_text=text, state=state, can_work=can_work_handoff(actor, handoff))
+
+
+def _back(request: HttpRequest) -> str:
+    back = request.POST.get("next") or request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return back
+    return reverse("handoffs:queue")
+
+
+def _act(request: HttpRequest, service: Callable[..., Handoff], /, **kwargs) -> Handoff | None:
+    """Run a handoff service for a button: a refusal is a 403 page, any other domain error a message."""
+    try:
+        return service(**kwargs)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except Conflict as exc:
+        handoff = kwargs.get("handoff")
+        if handoff is not None:
+            handoff.refresh_from_db(fields=["status", "rep"])
+        if handoff is not None and handoff.status == Handoff.Status.ACCEPTED:
+            messages.error(request, f"This handoff was already accepted by {handoff.rep.user}.")
+        else:
+            messages.error(request, exc.message)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return None
+
+
+@org_required(permission="handoffs.view")
+def handoff_queue(request: HttpRequest) -> HttpResponse:
+    """A rep's own pending handoffs; everyone else sees all of them, with a rep filter."""
+    me = request.membership
+    own_only = can(me, "handoffs.work") and not can(me, "handoffs.manage")
+    reps, chosen = [], None
+    if own_only:
+        pending = selectors.handoff_pending_list(org=request.org, rep=me)
+    else:
+        reps = list(selectors.handoff_reps(org=request.org))
+        chosen = next((r for r in reps if str(r.pk) == request.GET.get("rep")), None)
+        pending = selectors.handoff_pending_list(org=request.org, rep=chosen)
+    handoff_rows = list(pending[: QUEUE_CAP + 1])
+    now = timezone.now()
+    context = {
+        "rows": [queue_row(h, actor=me, now=now) for h in handoff_rows[:QUEUE_CAP]],
+        "more": len(handoff_rows) > QUEUE_CAP,
+        "cap": QUEUE_CAP,
+        "own_only": own_only,
+        "reps": reps,
+        "chosen": chosen,
+        "can_manage": can(me, "handoffs.manage"),
+        "return_form": HandoffReturnForm(),
+    }
+    return render(request, "leads/handoff_queue.html", context)
+
+
+@org_required(permission="handoffs.work")
+@require_POST
+def handoff_accept(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    handoff = selectors.handoff_get(org=request.org, handoff_id=handoff_id)
+    if _act(request, handoffs.handoff_accept, handoff=handoff, actor=request.membership) is not None:
+        messages.success(request, f"Accepted: {handoff.lead} is now a sales qualified lead you work.")
+    return redirect(_back(request))
+
+
+@org_required(permission="handoffs.work")
+def handoff_return(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    """Return with a reason: a small form in the queue row; this page shows it again with its errors."""
+    handoff = selectors.handoff_get(org=request.org, handoff_id=handoff_id)
+    if not can_work_handoff(request.membership, handoff):
+        raise PermissionDenied("Only the rep it was handed to, or a manager, can return this handoff.")
+    form = HandoffReturnForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            handoffs.handoff_return(
+                handoff=handoff,
+                actor=request.membership,
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
+            )
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from exc
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Returned {handoff.lead} to marketing.")
+            return redirect(_back(request))
+    status = 400 if form.is_bound else 200
+    context = {"handoff": handoff, "form": form, "next": _back(request)}
+    return render(request, "leads/handoff_return.html", context, status=status)
+
+
+@org_required(permission="handoffs.manage")
+@require_POST
+def handoff_reassign(request: HttpRequest, handoff_id: int) -> HttpResponse:
+    handoff = selectors.handoff_get(org=request.org, handoff_id=handoff_id)
+    form = HandoffReassignForm(request.POST, reps=selectors.handoff_reps(org=request.org))
+    if not form.is_valid():
+        messages.error(request, "Choose a rep from your team, or re-route.")
+        return redirect(_back(request))
+    new = _act(
+        request, handoffs.handoff_reassign, handoff=handoff, actor=request.membership, to=form.cleaned_data["to"]
+    )
+    if new is not None:
+        messages.success(request, f"{handoff.lead} is now with {new.rep.user}.")
+    return redirect(_back(request))
+
+
+@org_required(permission="handoffs.create")
+@require_POST
+def handoff_send(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """The lead page's "Send to sales": route the lead and open a pending handoff."""
+    lead = selectors.lead_detail(org=request.org, lead_id=lead_id)
+    form = HandoffSendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Keep the note under 2,000 characters.")
+        return redirect("leads:lead_detail", lead.pk)
+    handoff = _act(
+        request, handoffs.handoff_create, lead=lead, actor=request.membership, note=form.cleaned_data["note"]
+    )
+    if handoff is not None:
+        messages.success(request, f"Sent to sales: {handoff.rep.user} has it.")
+    return redirect("leads:lead_detail", lead.pk)
+
+
+def lead_page_context(membership: Membership, lead: Lead) -> dict:
+    """What the lead page's "Sales" card shows: the lead's handoffs, and who may do what now."""
+    lead_handoffs = list(selectors.lead_handoffs(org=membership.organization, lead_id=lead.pk))
+    pending = next((h for h in lead_handoffs if h.status == Handoff.Status.PENDING), None)
+    sendable = lead.lifecycle_stage == Lead.Stage.MQL or Lead.Stage.MQL in Lead.TRANSITIONS[lead.lifecycle_stage]
+    return {
+        "handoffs": lead_handoffs,
+        "pending_handoff": pending,
+        "pending_row": queue_row(pending, actor=membership, now=timezone.now()) if pending else None,
+        "can_send": pending is None and sendable and can(membership, "handoffs.create"),
+        "send_form": HandoffSendForm(),
+        "return_form": HandoffReturnForm(),
+    }
