@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from smarketing.accounts import services
 from smarketing.accounts.models import Invitation, Membership
 from smarketing.errors import DomainError
+from tests.concurrency import race
 from tests.factories import MembershipFactory
-
-
-def race(*fns) -> list[object]:
-    """Run each function in its own thread, released at once; return each result or exception."""
-    barrier = threading.Barrier(len(fns))
-    results: list[object] = []
-
-    def worker(fn):
-        try:
-            barrier.wait()
-            results.append(fn())
-        except Exception as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(fn,)) for fn in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 @pytest.mark.postgres

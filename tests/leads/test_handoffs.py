@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 import zoneinfo
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
@@ -25,6 +23,7 @@ from leads.services import LeadInput, lead_create, lead_transition
 from smarketing.api import exception_handler
 from smarketing.errors import Conflict, DomainError, Forbidden, InvalidInput
 from smarketing.notifications.models import Notification
+from tests.concurrency import race
 from tests.factories import (
     CampaignFactory,
     LeadFactory,
@@ -298,27 +297,6 @@ def test_the_queue_lists_a_reps_pending_handoffs_soonest_due_first(org, sales, r
     assert list(selectors.handoff_queue(org=org, rep=rep)) == [sooner, later]
     assert sooner.is_overdue(now)
     assert list(selectors.lead_handoffs(org=org, lead_id=later.lead_id)) == [later]
-
-
-def race(*fns) -> list[object]:
-    barrier = threading.Barrier(len(fns))
-    results: list[object] = []
-
-    def worker(fn):
-        try:
-            barrier.wait()
-            results.append(fn())
-        except Exception as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(fn,)) for fn in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
 
 
 @pytest.mark.postgres
