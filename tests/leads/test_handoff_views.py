@@ -17,9 +17,6 @@ from tests.factories import (
     HandoffFactory,
     LeadFactory,
     MembershipFactory,
-    RoutingRuleFactory,
-    TeamFactory,
-    TeamMemberFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -29,16 +26,6 @@ QUEUE = reverse("handoffs:queue")
 @pytest.fixture
 def rep2(org):
     return MembershipFactory(organization=org, role=Membership.Role.SALES_REP, user__email="rep2@acme.test")
-
-
-@pytest.fixture
-def sales(org, rep, manager):
-    """A "Sales" team of ``rep`` taking every lead, the sales manager as fallback owner."""
-    team = TeamFactory(organization=org, name="Sales")
-    TeamMemberFactory(team=team, membership=rep)
-    org.routing_fallback = manager
-    org.save()
-    return RoutingRuleFactory(organization=org, team=team, name="Everyone")
 
 
 @pytest.fixture

@@ -28,24 +28,11 @@ from tests.factories import (
     CampaignFactory,
     LeadFactory,
     MembershipFactory,
-    RoutingRuleFactory,
-    TeamFactory,
     TeamMemberFactory,
 )
 
 pytestmark = pytest.mark.django_db
 LONDON = zoneinfo.ZoneInfo("Europe/London")
-
-
-@pytest.fixture
-def sales(org, rep, manager):
-    """A "Sales" team of ``rep`` taking every lead, the sales manager as fallback owner."""
-    team = TeamFactory(organization=org, name="Sales")
-    TeamMemberFactory(team=team, membership=rep)
-    rule = RoutingRuleFactory(organization=org, team=team, name="Everyone")
-    org.routing_fallback = manager
-    org.save()
-    return rule
 
 
 @pytest.fixture
