@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -49,6 +50,16 @@ class QueueRow:
     due_text: str
     state: str  # "overdue", "at-risk" or ""
     can_work: bool
+    reassign_options: str = ""  # the <option>s of the reps it may go to (not its own)
+
+
+def _options(choices) -> str:
+    return format_html_join("", '<option value="{}">{}</option>', choices)
+
+
+def _reason_options() -> str:
+    """The return reasons as <option>s, rendered once for every row's Return form."""
+    return _options(HandoffReturnForm.base_fields["reason"].choices)
 
 
 def queue_row(handoff: Handoff, *, actor: Membership, now: datetime) -> QueueRow:
@@ -106,15 +117,24 @@ def handoff_queue(request: HttpRequest) -> HttpResponse:
         pending = selectors.handoff_pending_list(org=request.org, rep=chosen)
     handoff_rows = list(pending[: QUEUE_CAP + 1])
     now = timezone.now()
+    rows = [queue_row(h, actor=me, now=now) for h in handoff_rows[:QUEUE_CAP]]
+    if reps and can(me, "handoffs.manage"):
+        # Rendered once per rep, not per row: a manager's page has up to 100 rows.
+        by_rep: dict[int, str] = {}
+        for row in rows:
+            rep_id = row.handoff.rep_id
+            if rep_id not in by_rep:
+                by_rep[rep_id] = _options((m.pk, str(m.user)) for m in reps if m.pk != rep_id)
+            row.reassign_options = by_rep[rep_id]
     context = {
-        "rows": [queue_row(h, actor=me, now=now) for h in handoff_rows[:QUEUE_CAP]],
+        "rows": rows,
         "more": len(handoff_rows) > QUEUE_CAP,
         "cap": QUEUE_CAP,
         "own_only": own_only,
         "reps": reps,
         "chosen": chosen,
         "can_manage": can(me, "handoffs.manage"),
-        "return_form": HandoffReturnForm(),
+        "reason_options": _reason_options(),
     }
     return render(request, "leads/handoff_queue.html", context)
 
@@ -199,5 +219,5 @@ def lead_page_context(membership: Membership, lead: Lead) -> dict:
         "pending_row": queue_row(pending, actor=membership, now=timezone.now()) if pending else None,
         "can_send": pending is None and sendable and can(membership, "handoffs.create"),
         "send_form": HandoffSendForm(),
-        "return_form": HandoffReturnForm(),
+        "reason_options": _reason_options(),
     }
