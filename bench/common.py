@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -185,3 +185,41 @@ def percentile(sorted_values: list[float], p: float) -> float:
         return float("nan")
     rank = max(1, math.ceil(p / 100 * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# Production serves hashed static files from a manifest built by collectstatic; a page bench has
+# none, so pages link static files unhashed (a dictionary lookup less per link).
+PLAIN_STATIC = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+
+def measure_in_turns(names: Sequence[str], get: Callable[[str, int], int], requests: int) -> dict:
+    """Timings per page scenario, taken in turns (one request of each, ``requests`` times over),
+    so that anything else the machine does at some moment weighs on every scenario alike.
+    ``get(name, i)`` makes the i-th request of a scenario and returns its status code. Returns
+    ``{name: (sorted seconds, non-200 answers)}``."""
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    errors = dict.fromkeys(timings, 0)
+    for i in range(requests):
+        for name in names:
+            t0 = time.perf_counter()
+            status = get(name, i)
+            timings[name].append(time.perf_counter() - t0)
+            errors[name] += status != 200
+    return {name: (sorted(values), errors[name]) for name, values in timings.items()}
+
+
+def latency_figures(timings: list[float], *, errors: int, queries: int, target_ms: float) -> dict:
+    """The figures a page scenario prints, from its sorted timings in seconds."""
+    p95 = percentile(timings, 95) * 1000
+    return {
+        "requests": len(timings),
+        "p50_ms": round(percentile(timings, 50) * 1000, 1),
+        "p95_ms": round(p95, 1),
+        "max_ms": round(timings[-1] * 1000, 1),
+        "queries": queries,
+        "errors": errors,
+        "meets_target": p95 < target_ms and not errors,
+    }

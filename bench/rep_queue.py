@@ -41,14 +41,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository root, for bench.common
 
 from bench.common import (
+    PLAIN_STATIC,
     PRODUCTION_ENV,
     BenchError,
     database_create,
     database_drop,
     database_url,
+    latency_figures,
     log,
+    measure_in_turns,
     migrate,
-    percentile,
     setup_django,
 )
 
@@ -261,20 +263,16 @@ def prepare(scenario: Scenario, args: argparse.Namespace) -> int:
 
 
 def measure(todo: list[Scenario], args: argparse.Namespace) -> dict[str, tuple[list[float], int]]:
-    """Timings per scenario, taken in turns so load from elsewhere weighs on every scenario alike."""
-    timings: dict[str, list[float]] = {s.name: [] for s in todo}
-    errors = dict.fromkeys(timings, 0)
-    for _ in range(args.requests):
-        for scenario in todo:
-            t0 = time.perf_counter()
-            response = scenario.client.get(scenario.path, scenario.params)
-            timings[scenario.name].append(time.perf_counter() - t0)
-            errors[scenario.name] += response.status_code != 200
-    return {name: (sorted(values), errors[name]) for name, values in timings.items()}
+    by_name = {s.name: s for s in todo}
+
+    def get(name: str, i: int) -> int:
+        scenario = by_name[name]
+        return scenario.client.get(scenario.path, scenario.params).status_code
+
+    return measure_in_turns(list(by_name), get, args.requests)
 
 
 def result(scenario: Scenario, timings: list[float], errors: int, queries: int, args: argparse.Namespace) -> dict:
-    p95 = percentile(timings, 95) * 1000
     return {
         "bench": "rep_queue",
         "scenario": scenario.name,
@@ -284,13 +282,7 @@ def result(scenario: Scenario, timings: list[float], errors: int, queries: int, 
         "reps": args.reps,
         "pending": args.pending,
         "history": args.history,
-        "requests": len(timings),
-        "p50_ms": round(percentile(timings, 50) * 1000, 1),
-        "p95_ms": round(p95, 1),
-        "max_ms": round(timings[-1] * 1000, 1),
-        "queries": queries,
-        "errors": errors,
-        "meets_target": p95 < TARGET_MS and not errors,
+        **latency_figures(timings, errors=errors, queries=queries, target_ms=TARGET_MS),
     }
 
 
@@ -310,14 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         ours = True
         migrate()
         world = seed(args)
-        # Production serves hashed static files from a manifest built by collectstatic; the bench
-        # has none, so pages link static files unhashed (as bench/lead_list.py does).
-        plain_static = {
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
         missed = 0
-        with override_settings(STORAGES=plain_static):
+        with override_settings(STORAGES=PLAIN_STATIC):
             todo = scenarios(world)
             queries = {s.name: prepare(s, args) for s in todo}
             measured = measure(todo, args)
