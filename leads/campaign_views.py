@@ -10,10 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 
-from leads import campaigns
+from leads import campaigns, selectors
 from leads.campaigns import CampaignInput
-from leads.models import Campaign, Channel
+from leads.models import Campaign, Channel, Handoff, LostReason, Opportunity, ReturnReason
 from personas.models import Persona
+from reporting.charts import BarChart
+from reporting.models import AttributionModel
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import org_required
 from smarketing.forms import call_service
@@ -102,10 +104,35 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 @org_required(permission="campaigns.view")
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = campaigns.campaign_detail(org=request.org, campaign_id=campaign_id)
-    leads = Paginator(campaigns.campaign_leads(campaign=campaign), PAGE_SIZE).get_page(request.GET.get("page"))
+    leads = selectors.with_sales_outcome(campaigns.campaign_leads(campaign=campaign))
+    page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
+    for lead in page.object_list:
+        lead.return_label = ReturnReason(lead.handoff_return_reason).label if lead.handoff_return_reason else ""
+        lead.lost_label = LostReason(lead.deal_lost_reason).label if lead.deal_lost_reason else ""
     # What to append to a landing page's address so the leads it brings in are attributed here.
     utm_query = urlencode({name: getattr(campaign, name) for name in campaigns.UTM_FIELDS if getattr(campaign, name)})
-    return render(request, "leads/campaign_detail.html", {"campaign": campaign, "page": leads, "utm_query": utm_query})
+    loop = selectors.campaign_closed_loop(campaign=campaign)
+    won = loop.deals.get(Opportunity.Status.WON, {})
+    funnel = [
+        ("Brought in", campaign.lead_count, "stage-lead"),
+        ("Sent to sales", loop.handed_off, "stage-mql"),
+        ("Accepted", loop.handoffs.get(Handoff.Status.ACCEPTED, 0), "stage-sql"),
+        ("Returned", loop.handoffs.get(Handoff.Status.RETURNED, 0), "stage-nurture"),
+        ("Deals", sum(d["count"] for d in loop.deals.values()), "stage-opportunity"),
+        ("Won", won.get("count", 0), "stage-customer"),
+    ]
+    context = {
+        "campaign": campaign,
+        "page": page,
+        "utm_query": utm_query,
+        "loop": loop,
+        "won": won,
+        "lost": loop.deals.get(Opportunity.Status.LOST, {}),
+        "revenue": [(label, loop.revenue.get(model)) for model, label in AttributionModel.choices],
+        "funnel_chart": BarChart.build("What sales did with the leads it brought in", funnel),
+        "currency": request.org.currency,
+    }
+    return render(request, "leads/campaign_detail.html", context)
 
 
 @org_required(permission="campaigns.edit")

@@ -721,3 +721,134 @@ class Handoff(models.Model):
 
     def is_overdue(self, now) -> bool:
         return self.status == self.Status.PENDING and self.first_touch_at is None and self.due_at <= now
+
+
+# --- Touches, opportunities and outcomes ----------------------------------------------
+
+
+class Touch(models.Model):
+    """One thing a rep did to reach a lead (a call, an email, a meeting …), with how it went.
+
+    Every kind but a note is an attempt to reach the lead: the first attempt on a handoff stops
+    its response clock. Content shared in a touch counts as the lead having consumed it.
+    """
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        LINKEDIN = "linkedin", "LinkedIn message"
+        NOTE = "note", "Note"
+
+    class Outcome(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        LEFT_VOICEMAIL = "left_voicemail", "Left voicemail"
+        NO_ANSWER = "no_answer", "No answer"
+        MEETING_BOOKED = "meeting_booked", "Meeting booked"
+        REPLIED = "replied", "Replied"
+        NOT_INTERESTED = "not_interested", "Not interested"
+        WRONG_CONTACT = "wrong_contact", "Wrong contact details"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches")
+    handoff = models.ForeignKey(Handoff, on_delete=models.SET_NULL, null=True, blank=True, related_name="touches")
+    rep = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="touches")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    outcome = models.CharField(max_length=30, choices=Outcome.choices, blank=True)
+    occurred_at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    content = models.ForeignKey(
+        "personas.ContentAsset",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touches",
+        help_text="An asset from the library shared with the lead.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["lead", "-occurred_at"], name="touch_lead_occurred_idx"),
+            models.Index(fields=["organization", "rep", "-occurred_at"], name="touch_org_rep_occurred_idx"),
+        ]
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} with lead {self.lead_id}"
+
+    @property
+    def is_attempt(self) -> bool:
+        return self.kind != self.Kind.NOTE
+
+
+class LostReason(models.TextChoices):
+    """Why a deal was lost."""
+
+    PRICE = "price", "Price"
+    COMPETITOR = "competitor", "Competitor"
+    NO_DECISION = "no_decision", "No decision"
+    TIMING = "timing", "Timing"
+    PRODUCT_FIT = "product_fit", "Product fit"
+    OTHER = "other", "Other"
+
+
+class Opportunity(models.Model):
+    """A deal with a lead: new business from an SQL, or an upsell or renewal with a customer."""
+
+    class Kind(models.TextChoices):
+        NEW_BUSINESS = "new_business", "New business"
+        UPSELL = "upsell", "Upsell"
+        RENEWAL = "renewal", "Renewal"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="opportunities")
+    owner = models.ForeignKey(
+        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities"
+    )
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NEW_BUSINESS)
+    amount = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Expected while open; the final amount once won."
+    )
+    currency = models.CharField(max_length=3)
+    expected_close_date = models.DateField()
+    stage = models.CharField(max_length=50, help_text="One of the organisation's pipeline stages while open.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    handoff = models.ForeignKey(Handoff, on_delete=models.SET_NULL, null=True, blank=True, related_name="opportunities")
+    created_by = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was recorded as won or lost.")
+    close_date = models.DateField(null=True, blank=True, help_text="The day it was won or lost.")
+    lost_reason = models.CharField(max_length=20, choices=LostReason.choices, blank=True)
+    lost_note = models.TextField(blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="opportunity_amount_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status="open") | models.Q(close_date__isnull=False),
+                name="opportunity_closed_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="lost") | ~models.Q(lost_reason=""), name="opportunity_lost_has_reason"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "-close_date"], name="opp_org_status_closed_idx"),
+            models.Index(fields=["organization", "owner", "status"], name="opp_org_owner_status_idx"),
+        ]
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "opportunities"
+
+    def __str__(self) -> str:
+        return self.name

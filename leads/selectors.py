@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from itertools import chain
 
-from django.db.models import Count, Min, Prefetch, QuerySet
+from django.db.models import Count, Min, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from leads.models import ActivityEvent, Campaign, Handoff, Lead, RoutingRule, ScoreChange, StageChange, Team, TeamMember
+from leads.models import (
+    ActivityEvent,
+    Campaign,
+    Handoff,
+    Lead,
+    LostReason,
+    Opportunity,
+    ReturnReason,
+    RoutingRule,
+    ScoreChange,
+    StageChange,
+    Team,
+    TeamMember,
+    Touch,
+)
 from personas.models import Persona
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import get_for_org
@@ -130,11 +146,13 @@ class TimelineItem:
 
 
 def lead_timeline(*, lead: Lead, limit: int = 50) -> list[TimelineItem]:
-    """The lead's newest events, stage changes and score changes, merged newest first."""
+    """The lead's newest touches, events, stage changes and score changes, merged newest first."""
     events = lead.events.select_related("campaign").order_by("-occurred_at")[:limit]
     stages = StageChange.objects.filter(lead=lead).select_related("actor__user", "definitions_version")[:limit]
     scores = ScoreChange.objects.filter(lead=lead).select_related("scoring_model")[:limit]
+    touches = Touch.objects.filter(lead=lead).select_related("rep__user", "content").order_by("-occurred_at")[:limit]
     items = chain(
+        (TimelineItem(t.occurred_at, "touch", t) for t in touches),
         (TimelineItem(e.occurred_at, "event", e) for e in events),
         (TimelineItem(s.changed_at, "stage", s) for s in stages),
         (TimelineItem(s.changed_at, "score", s) for s in scores),
@@ -252,4 +270,117 @@ def team_get(*, org: Organization, team_id: int) -> Team:
         ),
         org=org,
         pk=team_id,
+    )
+
+
+# --- Touches, opportunities and the closed loop -----------------------------------------
+
+
+def lead_touches(*, org: Organization, lead_id: int, limit: int = 50) -> QuerySet[Touch]:
+    """A lead's touches, newest first, with the rep and any content shared."""
+    return (
+        Touch.objects.for_org(org)
+        .filter(lead_id=lead_id)
+        .select_related("rep__user", "content")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def lead_opportunities(*, org: Organization, lead_id: int) -> QuerySet[Opportunity]:
+    return (
+        Opportunity.objects.for_org(org)
+        .filter(lead_id=lead_id)
+        .select_related("owner__user")
+        .order_by("-created_at", "-id")
+    )
+
+
+def opportunity_get(*, org: Organization, opportunity_id: int) -> Opportunity:
+    """One opportunity of ``org``; another organisation's id is a 404."""
+    return get_for_org(
+        Opportunity.objects.select_related("lead__company", "owner__user", "created_by__user", "organization"),
+        org=org,
+        pk=opportunity_id,
+    )
+
+
+def opportunity_list(
+    *, org: Organization, status: str = "", owner: Membership | None = None, lead_id: int | None = None
+) -> QuerySet[Opportunity]:
+    """Opportunities of ``org`` with the lead and owner joined in (no N+1), newest first."""
+    qs = Opportunity.objects.for_org(org).select_related("lead__company", "owner__user")
+    if status:
+        qs = qs.filter(status=status)
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    if lead_id is not None:
+        qs = qs.filter(lead_id=lead_id)
+    return qs.order_by("-created_at", "-id")
+
+
+def pipeline_summary(*, org: Organization, owner: Membership | None = None) -> list[dict]:
+    """Open deals per pipeline stage, in the pipeline's order: count and amount (zeros included)."""
+    qs = Opportunity.objects.for_org(org).filter(status=Opportunity.Status.OPEN)
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    rows = {r["stage"]: r for r in qs.values("stage").annotate(n=Count("id"), amount=Sum("amount")).order_by()}
+    stages = list(org.pipeline_stages) + [s for s in rows if s not in org.pipeline_stages]
+    return [
+        {"stage": s, "count": rows.get(s, {}).get("n", 0), "amount": rows.get(s, {}).get("amount") or 0} for s in stages
+    ]
+
+
+def with_sales_outcome(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Annotate each lead with what sales did: its latest handoff (status, return reason), its
+    number of touches, and its latest deal (status, amount, lost reason). One query, any page size."""
+    handoff = Handoff.objects.filter(lead=OuterRef("pk")).exclude(status=Handoff.Status.REASSIGNED)
+    handoff = handoff.order_by("-created_at", "-id")
+    deal = Opportunity.objects.filter(lead=OuterRef("pk")).order_by("-created_at", "-id")
+    touches = Touch.objects.filter(lead=OuterRef("pk")).order_by().values("lead").annotate(n=Count("id")).values("n")
+    return leads.annotate(
+        handoff_status=Subquery(handoff.values("status")[:1]),
+        handoff_return_reason=Subquery(handoff.values("return_reason")[:1]),
+        touch_count=Coalesce(Subquery(touches), 0),
+        deal_status=Subquery(deal.values("status")[:1]),
+        deal_amount=Subquery(deal.values("amount")[:1]),
+        deal_lost_reason=Subquery(deal.values("lost_reason")[:1]),
+    )
+
+
+@dataclass
+class ClosedLoop:
+    """What sales did with the leads a campaign brought in, and the revenue credited to it."""
+
+    handoffs: dict[str, int]  # status → count (reassigned ones left out: the new one counts)
+    return_reasons: list[tuple[str, int]]  # label, count; most frequent first
+    deals: dict[str, dict]  # status → {"count", "amount"}
+    lost_reasons: list[tuple[str, int]]
+    touches: int
+    revenue: dict[str, Decimal]  # attribution model → amount credited to the campaign
+
+    @property
+    def handed_off(self) -> int:
+        return sum(self.handoffs.values())
+
+
+def campaign_closed_loop(*, campaign: Campaign) -> ClosedLoop:
+    """The closed loop of one campaign: a handful of grouped queries, whatever its size."""
+    from reporting.attribution import campaign_revenue
+
+    org_id = campaign.organization_id
+    handoffs = Handoff.objects.filter(organization_id=org_id, lead__first_campaign=campaign).exclude(
+        status=Handoff.Status.REASSIGNED
+    )
+    deals = Opportunity.objects.filter(organization_id=org_id, lead__first_campaign=campaign)
+    by_status = dict(handoffs.values_list("status").annotate(n=Count("id")).order_by())
+    reasons = handoffs.filter(status=Handoff.Status.RETURNED).values_list("return_reason").annotate(n=Count("id"))
+    lost = deals.filter(status=Opportunity.Status.LOST).values_list("lost_reason").annotate(n=Count("id"))
+    deal_rows = deals.values("status").annotate(n=Count("id"), amount=Sum("amount")).order_by()
+    return ClosedLoop(
+        handoffs=by_status,
+        return_reasons=[(ReturnReason(r).label, n) for r, n in reasons.order_by("-n", "return_reason")],
+        deals={r["status"]: {"count": r["n"], "amount": r["amount"]} for r in deal_rows},
+        lost_reasons=[(LostReason(r).label, n) for r, n in lost.order_by("-n", "lost_reason")],
+        touches=Touch.objects.filter(organization_id=org_id, lead__first_campaign=campaign).count(),
+        revenue=campaign_revenue(org=campaign.organization, campaign_ids=[campaign.pk]).get(campaign.pk, {}),
     )

@@ -10,11 +10,12 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from leads import duplicate_views, handoff_views, selectors, services
+from leads import deal_views, duplicate_views, handoff_views, selectors, services
 from leads.exports import lead_csv_lines
 from leads.forms import BulkForm, LeadFilterForm, LeadForm, TransitionForm
 from leads.models import Lead
 from leads.scoring import lead_explain
+from leads.touches import lead_consumed_asset_ids
 from personas.selectors import persona_messaging, recommend_content
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
@@ -112,7 +113,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "lead": lead,
         "timeline": selectors.lead_timeline(lead=lead),
         "explanation": lead_explain(lead),
-        "recommended": recommend_content(lead),
+        "recommended": recommend_content(lead, consumed_asset_ids=lead_consumed_asset_ids(lead)),
         "messaging": dict(persona_messaging(lead.persona)).get(lead.get_buyer_stage_display())
         if lead.persona
         else None,
@@ -120,6 +121,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "can_edit": can(request.membership, "leads.edit"),
         **duplicate_views.lead_page_context(request.membership, lead),
         **handoff_views.lead_page_context(request.membership, lead),
+        **deal_views.lead_page_context(request.membership, lead),
     }
     return render(request, "leads/lead_detail.html", context)
 

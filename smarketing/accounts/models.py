@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -64,6 +65,15 @@ class User(AbstractUser):
         return (self.full_name.split() or [self.email])[0]
 
 
+def default_pipeline_stages() -> list[str]:
+    return ["Discovery", "Proposal", "Negotiation"]
+
+
+def validate_currency(value: str) -> None:
+    if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
+        raise ValidationError("A three-letter ISO 4217 code in capitals, e.g. EUR.")
+
+
 class Organization(models.Model):
     """A tenant: one company's sales and marketing team sharing one record of its leads."""
 
@@ -86,6 +96,14 @@ class Organization(models.Model):
     )
     handoff_response_hours = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="Business hours a rep has to act on a new handoff."
+    )
+    # Deals are recorded in this one currency; revenue adds up and is attributed in it.
+    currency = models.CharField(
+        max_length=3, default="USD", validators=[validate_currency], help_text="ISO 4217 code, e.g. EUR."
+    )
+    # The open stages of an opportunity, in order; won and lost close it from any of them.
+    pipeline_stages = models.JSONField(
+        default=default_pipeline_stages, blank=True, help_text="The open stages of an opportunity, in order."
     )
     created_at = models.DateTimeField(default=timezone.now)
 

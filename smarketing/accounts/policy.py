@@ -60,6 +60,10 @@ ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "handoffs.manage": frozenset({Role.ADMIN, Role.MANAGER}),  # any handoff; reassign
     "routing.view": STAFF,
     "routing.edit": frozenset({Role.ADMIN, Role.MANAGER}),
+    "touches.log": frozenset({Role.ADMIN, Role.MANAGER, Role.SALES_REP}),  # on their own leads, for reps
+    "opportunities.view": STAFF,
+    "opportunities.work": frozenset({Role.ADMIN, Role.MANAGER, Role.SALES_REP}),  # own deals, for reps
+    "opportunities.manage": frozenset({Role.ADMIN, Role.MANAGER}),  # any deal; set its owner
 }
 
 # Machine clients act for the organisation but never administer it.
@@ -100,3 +104,26 @@ def can_view_handoff(actor: Membership | ApiKey | None, handoff) -> bool:
 
 def allowed_actions(actor: Membership | ApiKey | None) -> frozenset[str]:
     return frozenset(action for action in ROLE_RULES if can(actor, action))
+
+
+def can_work_lead(actor: Membership | ApiKey | None, lead, *, action: str) -> bool:
+    """Log a touch on, or open a deal for, ``lead``: a manager or admin, or the rep who works it.
+
+    A rep works the leads they own and the ones handed to them that are still pending.
+    """
+    if not isinstance(actor, Membership) or actor.organization_id != lead.organization_id:
+        return False
+    if not can(actor, action):
+        return False
+    if can(actor, "handoffs.manage"):
+        return True
+    return lead.owner_id == actor.pk or lead.handoffs.filter(rep=actor, status="pending").exists()
+
+
+def can_work_opportunity(actor: Membership | ApiKey | None, opportunity) -> bool:
+    """Change, win or lose ``opportunity``: its owner, or a manager or admin."""
+    if not isinstance(actor, Membership) or actor.organization_id != opportunity.organization_id:
+        return False
+    if can(actor, "opportunities.manage"):
+        return True
+    return can(actor, "opportunities.work") and opportunity.owner_id == actor.pk

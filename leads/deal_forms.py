@@ -1,0 +1,77 @@
+"""Forms of the sales side's pages: log a touch, open a deal, move it, win it, lose it.
+
+They check the shape of the input; the rules (who, which stage, which currency, not in the
+future) are the services' (``leads.touches``, ``leads.opportunities``), reported on the field.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from leads.forms import MemberChoiceField
+from leads.models import LostReason, Opportunity, Touch
+from personas.models import ContentAsset
+from smarketing.accounts.models import Membership, Organization
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class TouchForm(forms.Form):
+    kind = forms.ChoiceField(choices=Touch.Kind.choices, initial=Touch.Kind.CALL)
+    outcome = forms.ChoiceField(choices=[("", "— (a note)"), *Touch.Outcome.choices], required=False)
+    occurred_at = forms.DateTimeField(label="When (UTC)", widget=DATETIME)
+    note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    content = forms.ModelChoiceField(
+        queryset=ContentAsset.objects.none(), required=False, empty_label="No content shared", label="Content shared"
+    )
+
+    def __init__(self, *args, org: Organization, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("occurred_at", timezone.now().replace(second=0, microsecond=0))
+        super().__init__(*args, **kwargs)
+        self.fields["content"].queryset = ContentAsset.objects.for_org(org).order_by("title")
+
+
+class OpportunityForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, help_text="Left empty: the company and the kind of deal.")
+    kind = forms.ChoiceField(choices=Opportunity.Kind.choices)
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, help_text="Expected amount.")
+    currency = forms.CharField(max_length=3)
+    expected_close_date = forms.DateField(widget=DATE)
+    stage = forms.ChoiceField(choices=[])
+    owner = MemberChoiceField(queryset=Membership.objects.none(), required=False, empty_label="Me")
+
+    def __init__(self, *args, org: Organization, owners=None, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("currency", org.currency)
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].choices = [(s, s) for s in org.pipeline_stages]
+        if owners is None:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].queryset = owners
+
+
+class OpportunityUpdateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    amount = forms.DecimalField(max_digits=14, decimal_places=2)
+    expected_close_date = forms.DateField(widget=DATE)
+    stage = forms.ChoiceField(choices=[])
+
+    def __init__(self, *args, org: Organization, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].choices = [(s, s) for s in org.pipeline_stages]
+
+
+class OpportunityWinForm(forms.Form):
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, label="Final amount")
+    currency = forms.CharField(max_length=3)
+    close_date = forms.DateField(widget=DATE, required=False, help_text="Left empty: today.")
+
+
+class OpportunityLoseForm(forms.Form):
+    reason = forms.ChoiceField(
+        choices=[("", "Why?"), *LostReason.choices], error_messages={"required": "Choose why the deal was lost."}
+    )
+    note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Note"}))
+    close_date = forms.DateField(widget=DATE, required=False, help_text="Left empty: today.")
