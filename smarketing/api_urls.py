@@ -3,7 +3,7 @@
 from django.urls import path
 
 from leads import api as leads_api
-from leads import campaign_api, handoff_api, lead_api
+from leads import campaign_api, deal_api, handoff_api, lead_api
 from personas import api as personas_api
 from smarketing.accounts import api as accounts_api
 from smarketing.notifications import api as notifications_api
@@ -86,4 +86,10 @@ urlpatterns = [
     path("routing-rules/<int:routingrule_id>", handoff_api.RoutingRuleDetail.as_view(), name="routing-rule-detail"),
     path("routing/preview", handoff_api.RoutingPreview.as_view(), name="routing-preview"),
     path("teams", handoff_api.TeamList.as_view(), name="team-list"),
+    path("touches", deal_api.TouchList.as_view(), name="touch-list"),
+    path("touches/<int:touch_id>", deal_api.TouchDetail.as_view(), name="touch-detail"),
+    path("opportunities", deal_api.OpportunityList.as_view(), name="opportunity-list"),
+    path("opportunities/<int:opportunity_id>", deal_api.OpportunityDetail.as_view(), name="opportunity-detail"),
+    path("opportunities/<int:opportunity_id>/win", deal_api.OpportunityWin.as_view(), name="opportunity-win"),
+    path("opportunities/<int:opportunity_id>/lose", deal_api.OpportunityLose.as_view(), name="opportunity-lose"),
 ]

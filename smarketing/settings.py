@@ -208,6 +208,11 @@ SPECTACULAR_SETTINGS = {
         "LifecycleStageEnum": "leads.models.Lead.Stage",
         "HandoffStatusEnum": "leads.models.Handoff.Status",
         "ReturnReasonEnum": "leads.models.ReturnReason",
+        "LostReasonEnum": "leads.models.LostReason",
+        "TouchKindEnum": "leads.models.Touch.Kind",
+        "TouchOutcomeEnum": "leads.models.Touch.Outcome",
+        "OpportunityKindEnum": "leads.models.Opportunity.Kind",
+        "OpportunityStatusEnum": "leads.models.Opportunity.Status",
     },
 }
 

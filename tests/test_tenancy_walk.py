@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from leads.duplicates import leads_merge
-from leads.models import Job, ScoringModel
+from leads.models import Job, Opportunity, ScoringModel, Touch
 from personas.glossary import default_terms
 from personas.services import DefinitionsInput, definitions_propose
 from smarketing.accounts import services
@@ -141,6 +141,19 @@ def world(org, owners):
         "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
         "handoff_id": HandoffFactory(rep=owners[4]).pk,  # the sales rep's
         "routingrule_id": RoutingRuleFactory(organization=org).pk,
+        "touch_id": Touch.objects.create(
+            organization=org, lead=lead, rep=owners[4], kind="call", outcome="connected", occurred_at=lead.created_at
+        ).pk,
+        "opportunity_id": Opportunity.objects.create(
+            organization=org,
+            lead=lead,
+            owner=owners[4],  # the sales rep's
+            name="Deal",
+            amount=1000,
+            currency=org.currency,
+            expected_close_date=lead.created_at.date(),
+            stage=org.pipeline_stages[0],
+        ).pk,
         "leadmerge_id": leads_merge(
             keep=LeadFactory(organization=org), drop=LeadFactory(organization=org), actor=admin
         ).pk,
