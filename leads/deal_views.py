@@ -25,7 +25,7 @@ from leads.deal_forms import (
     OpportunityWinForm,
     TouchForm,
 )
-from leads.models import Lead, Opportunity
+from leads.models import Handoff, Lead, Opportunity
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can, can_work_lead, can_work_opportunity
 from smarketing.accounts.tenancy import org_required
@@ -189,17 +189,19 @@ def pipeline(request: HttpRequest) -> HttpResponse:
     return render(request, "leads/pipeline.html", context)
 
 
-def lead_page_context(membership: Membership, lead: Lead) -> dict:
-    """What the lead page's "Touches" and "Deals" cards show, and who may add to them."""
+def lead_page_context(membership: Membership, lead: Lead, *, lead_touches: list, handoffs: list) -> dict:
+    """What the lead page's "Touches" and "Deals" cards show, and who may add to them.
+
+    ``lead_touches`` and ``handoffs`` are what the page already read (the timeline, the Sales card).
+    """
     org = membership.organization
-    can_touch = can_work_lead(membership, lead, action="touches.log")
-    can_deal = can_work_lead(membership, lead, action="opportunities.work") and lead.lifecycle_stage in (
-        Lead.Stage.SQL,
-        Lead.Stage.OPPORTUNITY,
-        Lead.Stage.CUSTOMER,
-    )
+    pending = {h.rep_id for h in handoffs if h.status == Handoff.Status.PENDING}
+    can_touch = can_work_lead(membership, lead, action="touches.log", pending_reps=pending)
+    can_deal = can_work_lead(
+        membership, lead, action="opportunities.work", pending_reps=pending
+    ) and lead.lifecycle_stage in (Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER)
     return {
-        "touches": list(selectors.lead_touches(org=org, lead_id=lead.pk)),
+        "touches": lead_touches,
         "deals": list(selectors.lead_opportunities(org=org, lead_id=lead.pk)),
         "can_touch": can_touch,
         "touch_form": TouchForm(org=org) if can_touch else None,

@@ -35,8 +35,10 @@ from leads.models import (
     Lead,
     LeadDuplicateDismissal,
     LeadMerge,
+    Opportunity,
     ScoreChange,
     StageChange,
+    Touch,
     Visitor,
     phone_key_for,
 )
@@ -46,8 +48,7 @@ from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
 
 # Rows that belong to the person, not to the record: a merge moves them from the dropped lead
-# to the kept one (and undo moves exactly those rows back). Touches and handoffs join here
-# when they exist: add (Model, "fk field name").
+# to the kept one (and undo moves exactly those rows back): add (Model, "fk field name").
 MOVED_RELATIONS: list[tuple[type[models.Model], str]] = [
     (ActivityEvent, "lead"),
     (StageChange, "lead"),
@@ -55,6 +56,8 @@ MOVED_RELATIONS: list[tuple[type[models.Model], str]] = [
     (Visitor, "lead"),
     (ContentRequest, "lead"),
     (Handoff, "lead"),
+    (Touch, "lead"),
+    (Opportunity, "lead"),
     (LeadMerge, "kept"),  # earlier merges into the dropped lead stay undoable
 ]
 # Relations to Lead deliberately not moved, with the reason (a test checks every relation is

@@ -145,12 +145,16 @@ class TimelineItem:
     obj: object
 
 
-def lead_timeline(*, lead: Lead, limit: int = 50) -> list[TimelineItem]:
-    """The lead's newest touches, events, stage changes and score changes, merged newest first."""
+def lead_timeline(*, lead: Lead, limit: int = 50, touches: list[Touch] | None = None) -> list[TimelineItem]:
+    """The lead's newest touches, events, stage changes and score changes, merged newest first.
+
+    ``touches``: the lead's newest touches when the caller has read them already (``lead_touches``).
+    """
     events = lead.events.select_related("campaign").order_by("-occurred_at")[:limit]
     stages = StageChange.objects.filter(lead=lead).select_related("actor__user", "definitions_version")[:limit]
     scores = ScoreChange.objects.filter(lead=lead).select_related("scoring_model")[:limit]
-    touches = Touch.objects.filter(lead=lead).select_related("rep__user", "content").order_by("-occurred_at")[:limit]
+    if touches is None:
+        touches = lead_touches(org=lead.organization, lead_id=lead.pk, limit=limit)
     items = chain(
         (TimelineItem(t.occurred_at, "touch", t) for t in touches),
         (TimelineItem(e.occurred_at, "event", e) for e in events),

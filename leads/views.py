@@ -109,9 +109,11 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     allowed = Lead.TRANSITIONS[lead.lifecycle_stage]
     transition_form = TransitionForm()
     transition_form.fields["to"].choices = [(s, label) for s, label in Lead.Stage.choices if s in allowed]
+    touches = list(selectors.lead_touches(org=request.org, lead_id=lead.pk))
+    sales = handoff_views.lead_page_context(request.membership, lead)
     context = {
         "lead": lead,
-        "timeline": selectors.lead_timeline(lead=lead),
+        "timeline": selectors.lead_timeline(lead=lead, touches=touches),
         "explanation": lead_explain(lead),
         "recommended": recommend_content(lead, consumed_asset_ids=lead_consumed_asset_ids(lead)),
         "messaging": dict(persona_messaging(lead.persona)).get(lead.get_buyer_stage_display())
@@ -120,8 +122,8 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "transition_form": transition_form,
         "can_edit": can(request.membership, "leads.edit"),
         **duplicate_views.lead_page_context(request.membership, lead),
-        **handoff_views.lead_page_context(request.membership, lead),
-        **deal_views.lead_page_context(request.membership, lead),
+        **sales,
+        **deal_views.lead_page_context(request.membership, lead, lead_touches=touches, handoffs=sales["handoffs"]),
     }
     return render(request, "leads/lead_detail.html", context)
 

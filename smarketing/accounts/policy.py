@@ -106,18 +106,22 @@ def allowed_actions(actor: Membership | ApiKey | None) -> frozenset[str]:
     return frozenset(action for action in ROLE_RULES if can(actor, action))
 
 
-def can_work_lead(actor: Membership | ApiKey | None, lead, *, action: str) -> bool:
+def can_work_lead(actor: Membership | ApiKey | None, lead, *, action: str, pending_reps=None) -> bool:
     """Log a touch on, or open a deal for, ``lead``: a manager or admin, or the rep who works it.
 
-    A rep works the leads they own and the ones handed to them that are still pending.
+    A rep works the leads they own and the ones handed to them that are still pending
+    (``pending_reps``: the member ids the lead's pending handoffs are with, when the caller
+    has them at hand; else they are looked up).
     """
     if not isinstance(actor, Membership) or actor.organization_id != lead.organization_id:
         return False
     if not can(actor, action):
         return False
-    if can(actor, "handoffs.manage"):
+    if can(actor, "handoffs.manage") or lead.owner_id == actor.pk:
         return True
-    return lead.owner_id == actor.pk or lead.handoffs.filter(rep=actor, status="pending").exists()
+    if pending_reps is not None:
+        return actor.pk in pending_reps
+    return lead.handoffs.filter(rep=actor, status="pending").exists()
 
 
 def can_work_opportunity(actor: Membership | ApiKey | None, opportunity) -> bool:

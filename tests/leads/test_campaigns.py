@@ -309,7 +309,7 @@ def test_detail_lists_its_leads_with_stages(login, org, rep):
     assert 'class="stage stage-mql"' in body
     assert "150.00" in body  # cost per lead
     assert "?utm_source=linkedin" in body
-    assert "Outcomes appear here once sales records them" in body
+    assert "Nothing yet: outcomes appear here" in body
     assert "Edit" not in body.split("<main")[1].split("Facts")[0]  # a rep reads but does not edit
 
 
