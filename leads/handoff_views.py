@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from leads import handoffs, selectors
 from leads.forms import HandoffReassignForm, HandoffReturnForm, HandoffSendForm
-from leads.models import Handoff, Lead
+from leads.models import ActivityEvent, Handoff, Lead
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can, can_work_handoff
 from smarketing.accounts.tenancy import org_required
@@ -51,6 +51,7 @@ class QueueRow:
     state: str  # "overdue", "at-risk" or ""
     can_work: bool
     reassign_options: str = ""  # the <option>s of the reps it may go to (not its own)
+    last_activity: str = ""  # the label of the lead's newest event, when the queue read it
 
 
 def _options(choices) -> str:
@@ -74,7 +75,14 @@ def queue_row(handoff: Handoff, *, actor: Membership, now: datetime) -> QueueRow
     else:
         state = ""
     text = f"due in {duration_text(left)}" if left > 0 else f"overdue by {duration_text(left)}"
-    return QueueRow(handoff=handoff, due_text=text, state=state, can_work=can_work_handoff(actor, handoff))
+    last = getattr(handoff, "last_event_type", None)
+    return QueueRow(
+        handoff=handoff,
+        due_text=text,
+        state=state,
+        can_work=can_work_handoff(actor, handoff),
+        last_activity=ActivityEvent.Type(last).label if last in ActivityEvent.Type.values else "",
+    )
 
 
 def _back(request: HttpRequest) -> str:

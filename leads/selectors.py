@@ -219,9 +219,31 @@ def handoff_pending_list(*, org: Organization, rep: Membership | None = None) ->
     handoffs = Handoff.objects.for_org(org).filter(status=Handoff.Status.PENDING)
     if rep is not None:
         handoffs = handoffs.filter(rep=rep)
-    return handoffs.select_related(
-        "lead__company", "lead__persona", "lead__first_campaign", "rep__user", "created_by__user"
-    ).order_by("due_at", "id")
+    return with_qualification(
+        handoffs.select_related(
+            "lead__company", "lead__persona", "lead__first_campaign", "rep__user", "created_by__user"
+        ).order_by("due_at", "id")
+    )
+
+
+def with_qualification(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """Annotate each handoff with why its lead qualified and what it did last, for the rep.
+
+    ``qualified_rule`` / ``qualified_reason``: the lead's latest move to MQL up to the handoff
+    (the scoring rule, e.g. "scoring v2: fast lane: demo_request", or a person's reason);
+    ``last_event_type`` / ``last_event_at``: its newest activity. Subqueries on the
+    (lead, time) indexes, so the queue stays one query.
+    """
+    moved = StageChange.objects.filter(
+        lead=OuterRef("lead_id"), to_stage=Lead.Stage.MQL, changed_at__lte=OuterRef("created_at")
+    ).order_by("-changed_at", "-id")
+    last = ActivityEvent.objects.filter(lead=OuterRef("lead_id")).order_by("-occurred_at")
+    return handoffs.annotate(
+        qualified_rule=Subquery(moved.values("rule")[:1]),
+        qualified_reason=Subquery(moved.values("reason")[:1]),
+        last_event_type=Subquery(last.values("event_type")[:1]),
+        last_event_at=Subquery(last.values("occurred_at")[:1]),
+    )
 
 
 def handoff_queue_summary(*, org: Organization, rep: Membership) -> dict:

@@ -233,3 +233,22 @@ def test_queue_link_and_the_reps_overview(login, rep, marketer):
     assert 'data-testid="queue-summary"' in body and "<strong>2</strong> handoffs waiting" in body
     body = login(marketer).get(reverse("home")).content.decode()
     assert ">Queue</a>" not in body and 'data-testid="queue-summary"' not in body
+
+
+def test_the_queue_says_which_rule_qualified_the_lead_and_what_it_did_last(org, sales, login, rep):
+    from leads.models import ActivityEvent, ScoringModel
+    from leads.scoring import score_pending
+
+    ScoringModel.objects.create(
+        organization=org, version=3, status="active", fast_lane_event_types=["demo_request"], mql_threshold=90
+    )
+    lead = LeadFactory(organization=org)
+    ActivityEvent.objects.create(
+        organization=org, lead=lead, client_event_id="d1", event_type="demo_request", occurred_at=timezone.now()
+    )
+    score_pending(org_id=org.pk, limit=100)
+
+    body = login(rep).get(QUEUE).content.decode()
+
+    assert "scoring v3: fast lane: demo_request" in body
+    assert "Last: Demo request" in body
