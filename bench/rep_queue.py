@@ -18,8 +18,8 @@ organisation already holds the handoffs.
 Scenarios, each ``--requests`` GETs (after a warm-up) through Django's test client in this
 process, with production settings (DEBUG=false, no query log), taking turns one request each:
 
-- ``rep_queue``: ``/handoffs/`` signed in as a sales rep (their ~500 pending; 100 rows shown);
-- ``manager_queue``: ``/handoffs/`` as the sales manager (all pending; the page caps at 100);
+- ``rep_queue``: ``/handoffs/`` signed in as a sales rep (their ~500 pending; 50 rows shown);
+- ``manager_queue``: ``/handoffs/`` as the sales manager (all pending; the page caps at 50);
 - ``manager_queue_rep``: the same filtered by one rep (``?rep=<id>``);
 - ``rep_home``: ``/home/`` as the sales rep (the overview with its queue card).
 

@@ -96,11 +96,11 @@ def test_queue_query_count_is_constant(login, request, rep, manager, django_asse
     assert len(response.context["rows"]) == count
 
 
-def test_queue_is_capped_at_100_rows_and_says_so(login, rep):
-    HandoffFactory.create_batch(101, rep=rep)
+def test_queue_is_capped_at_50_rows_and_says_so(login, rep):
+    HandoffFactory.create_batch(51, rep=rep)
     response = login(rep).get(QUEUE)
-    assert len(response.context["rows"]) == 100 and response.context["more"]
-    assert "the 100 soonest due" in response.content.decode()
+    assert len(response.context["rows"]) == 50 and response.context["more"]
+    assert "the 50 soonest due" in response.content.decode()
 
 
 def test_empty_queue(login, rep):
@@ -251,4 +251,4 @@ def test_the_queue_says_which_rule_qualified_the_lead_and_what_it_did_last(org, 
     body = login(rep).get(QUEUE).content.decode()
 
     assert "scoring v3: fast lane: demo_request" in body
-    assert "Last: Demo request" in body
+    assert "Last: Demo request, 0 min ago" in body
