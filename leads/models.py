@@ -713,6 +713,12 @@ class Handoff(models.Model):
             models.Index(
                 fields=["status", "due_at"], condition=models.Q(status="pending"), name="handoff_pending_due_idx"
             ),
+            # A manager's queue: the organisation's pending handoffs by due time, whoever has them.
+            models.Index(
+                fields=["organization", "due_at", "id"],
+                condition=models.Q(status="pending"),
+                name="handoff_org_pending_due_idx",
+            ),
         ]
         ordering = ["due_at", "id"]
 
