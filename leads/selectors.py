@@ -410,3 +410,14 @@ def campaign_closed_loop(*, campaign: Campaign) -> ClosedLoop:
         touches=Touch.objects.filter(organization_id=org_id, lead__first_campaign=campaign).count(),
         revenue=campaign_revenue(org=campaign.organization, campaign_ids=[campaign.pk]).get(campaign.pk, {}),
     )
+
+
+def recent_wins(*, org: Organization, days: int = 30, limit: int = 5) -> QuerySet[Opportunity]:
+    """Deals won in the last ``days``, newest first: the celebration both teams see on the overview."""
+    since = timezone.localdate() - timedelta(days=days)
+    return (
+        Opportunity.objects.for_org(org)
+        .filter(status=Opportunity.Status.WON, close_date__gte=since)
+        .select_related("lead__first_campaign", "owner__user")
+        .order_by("-close_date", "-closed_at")[:limit]
+    )

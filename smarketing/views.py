@@ -9,6 +9,7 @@ from leads import selectors as lead_selectors
 from reporting.charts import BarChart
 from smarketing.accounts import selectors as account_selectors
 from smarketing.accounts.models import Membership
+from smarketing.accounts.policy import can
 from smarketing.accounts.tenancy import org_required
 
 
@@ -28,6 +29,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "lead_total": sum(s["count"] for s in stages),
         "recent_leads": lead_selectors.lead_recent_list(org=request.org),
         "member_count": account_selectors.membership_list(org=request.org).count(),
+        "wins": list(lead_selectors.recent_wins(org=request.org))
+        if can(request.membership, "opportunities.view")
+        else [],
         # A sales rep's day starts with their handoff queue: a card linking to it.
         "queue": lead_selectors.handoff_queue_summary(org=request.org, rep=request.membership)
         if request.membership.role == Membership.Role.SALES_REP

@@ -211,3 +211,10 @@ def test_a_returned_handoffs_rep_may_not_log_touches_any_more(login, rep, handof
     handoff_return(handoff=handoff, actor=rep, reason="not_ready_nurture")
     assert Handoff.objects.get(pk=handoff.pk).status == "returned"
     assert 'data-testid="touch-form"' not in login(rep).get(f"/leads/{handoff.lead_id}/").content.decode()
+
+
+def test_a_won_deal_is_celebrated_on_both_teams_overview(login, rep, marketer, sql, campaign):
+    opportunity_win(opportunity=_deal(sql, rep, amount="4200"), actor=rep, amount=Decimal("4200"), currency="USD")
+    for member in (rep, marketer):
+        body = login(member).get("/home/").content.decode()
+        assert 'data-testid="recent-wins"' in body and "4,200.00 USD" in body and campaign.name in body
