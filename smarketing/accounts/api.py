@@ -29,7 +29,7 @@ class TokenRequestSerializer(serializers.Serializer):
 class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
-        fields = ["id", "name", "slug", "time_zone", "created_at"]
+        fields = ["id", "name", "slug", "time_zone", "currency", "pipeline_stages", "created_at"]
 
 
 class TokenSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from smarketing.accounts.models import Membership, Organization
+from smarketing.accounts.models import Membership, Organization, validate_currency
 
 SIDE_CHOICES = [("", "—"), *Membership.Side.choices]
 TIME_ZONES = sorted(zoneinfo.available_timezones())
@@ -93,9 +93,58 @@ class OrganizationForm(forms.ModelForm):
         "scheme://host[:port], e.g. https://www.example.com.",
     )
 
+    currency = forms.CharField(max_length=10, help_text="ISO 4217 code, e.g. EUR: deals are recorded in it.")
+    pipeline_stages = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": "Name at least one stage."},
+        label="Pipeline stages",
+        help_text="The open stages of a deal, in order, one per line (won and lost close it from any).",
+    )
+
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "content_request_turnaround_days", "allowed_origins"]
+        fields = [
+            "name",
+            "time_zone",
+            "content_request_turnaround_days",
+            "handoff_response_hours",
+            "currency",
+            "pipeline_stages",
+            "allowed_origins",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["pipeline_stages"] = "\n".join(self.instance.pipeline_stages or [])
+
+    def clean_currency(self) -> str:
+        from leads.models import Opportunity
+
+        currency = self.cleaned_data["currency"].strip().upper()
+        validate_currency(currency)
+        if (
+            self.instance.pk
+            and currency != self.instance.currency
+            and Opportunity.objects.for_org(self.instance).exists()
+        ):
+            raise forms.ValidationError(
+                f"Deals are recorded in {self.instance.currency}: the currency can't change once there are deals."
+            )
+        return currency
+
+    def clean_pipeline_stages(self) -> list[str]:
+        stages = [" ".join(line.split()) for line in self.cleaned_data["pipeline_stages"].splitlines()]
+        stages = [s for s in stages if s]
+        if not stages:
+            raise forms.ValidationError("Name at least one stage.")
+        if len(stages) > 12:
+            raise forms.ValidationError("Twelve stages at most.")
+        if any(len(s) > 50 for s in stages):
+            raise forms.ValidationError("A stage's name is 50 characters at most.")
+        if len({s.casefold() for s in stages}) != len(stages):
+            raise forms.ValidationError("Each stage once.")
+        return stages
 
 
 class InvitationForm(forms.Form):

@@ -230,11 +230,73 @@ def test_api_key_is_shown_once_and_can_be_revoked(login, admin):
 def test_organisation_settings_update(login, admin):
     login(admin).post(
         reverse("accounts:organization_settings"),
-        {"name": "Acme Ltd", "time_zone": "Europe/Paris", "content_request_turnaround_days": 5},
+        {
+            "name": "Acme Ltd",
+            "time_zone": "Europe/Paris",
+            "content_request_turnaround_days": 5,
+            "handoff_response_hours": 8,
+            "currency": "eur",
+            "pipeline_stages": "Qualify\n  Demo \n\nProposal",
+        },
     )
+    org = admin.organization
+    org.refresh_from_db()
+    assert (org.name, org.time_zone) == ("Acme Ltd", "Europe/Paris")
+    assert (org.content_request_turnaround_days, org.handoff_response_hours) == (5, 8)
+    assert (org.currency, org.pipeline_stages) == ("EUR", ["Qualify", "Demo", "Proposal"])
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        ({"pipeline_stages": " \n "}, "Name at least one stage."),
+        ({"pipeline_stages": "Demo\ndemo"}, "Each stage once."),
+        ({"currency": "euro"}, "three-letter ISO 4217 code"),
+    ],
+)
+def test_organisation_settings_refuse_bad_deal_settings(login, admin, values, error):
+    base = {
+        "name": "Acme",
+        "time_zone": "UTC",
+        "content_request_turnaround_days": 5,
+        "handoff_response_hours": 4,
+        "currency": "USD",
+        "pipeline_stages": "Discovery",
+    }
+    response = login(admin).post(reverse("accounts:organization_settings"), base | values)
+    assert response.status_code == 200 and error in response.content.decode()
     admin.organization.refresh_from_db()
-    assert (admin.organization.name, admin.organization.time_zone) == ("Acme Ltd", "Europe/Paris")
-    assert admin.organization.content_request_turnaround_days == 5
+    assert admin.organization.pipeline_stages == ["Discovery", "Proposal", "Negotiation"]
+
+
+def test_the_currency_is_fixed_once_there_are_deals(login, admin):
+    from leads.models import Opportunity
+    from tests.factories import LeadFactory
+
+    org = admin.organization
+    Opportunity.objects.create(
+        organization=org,
+        lead=LeadFactory(organization=org),
+        name="Deal",
+        amount=1,
+        currency="USD",
+        expected_close_date="2026-12-01",
+        stage="Discovery",
+    )
+    response = login(admin).post(
+        reverse("accounts:organization_settings"),
+        {
+            "name": "Acme",
+            "time_zone": "UTC",
+            "content_request_turnaround_days": 5,
+            "handoff_response_hours": 4,
+            "currency": "EUR",
+            "pipeline_stages": "Discovery",
+        },
+    )
+    assert "the currency can&#x27;t change once there are deals" in response.content.decode()
+    org.refresh_from_db()
+    assert org.currency == "USD"
 
 
 def test_unknown_page_has_a_friendly_404(login, rep, settings):
