@@ -269,10 +269,20 @@ def test_marketers_see_forms_in_the_navigation(login, marketer):
 # --- Allowed origins (organisation settings) ------------------------------------------
 
 
+# The rest of the organisation settings form, as it comes back from the page.
+SETTINGS = {
+    "time_zone": "UTC",
+    "content_request_turnaround_days": 10,
+    "handoff_response_hours": 4,
+    "currency": "USD",
+    "pipeline_stages": "Discovery\nProposal",
+}
+
+
 def test_allowed_origins_are_normalised_one_per_line(org):
     text = "https://WWW.Acme.test/\nhttp://localhost:8000\n\nhttps://www.acme.test:443\nhttp://[::1]:3000"
     form = OrganizationForm(
-        {"name": org.name, "time_zone": "UTC", "content_request_turnaround_days": 10, "allowed_origins": text},
+        {**SETTINGS, "name": org.name, "allowed_origins": text},
         instance=org,
     )
     assert form.is_valid(), form.errors
@@ -285,7 +295,7 @@ def test_allowed_origins_are_normalised_one_per_line(org):
 def test_admin_lists_allowed_origins_in_settings(login, org, admin):
     client = login(admin)
     url = reverse("accounts:organization_settings")
-    data = {"name": org.name, "time_zone": "UTC", "content_request_turnaround_days": 10}
+    data = {**SETTINGS, "name": org.name}
     response = client.post(url, {**data, "allowed_origins": "https://www.acme.test/pricing"})
     assert response.status_code == 200 and "is not an origin" in response.content.decode()
     assert (
