@@ -23,7 +23,7 @@ from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.policy import can, can_work_handoff
 from smarketing.business_time import add_business_hours
-from smarketing.errors import Conflict, Forbidden, InvalidInput
+from smarketing.errors import Conflict, Forbidden, InvalidInput, reason_and_note
 from smarketing.notifications.services import notify
 
 _UNSET = object()
@@ -266,11 +266,9 @@ def handoff_return(
     from leads.services import lead_transition
 
     now = now or timezone.now()
-    if reason not in ReturnReason.values:
-        raise InvalidInput("Choose why the lead goes back to marketing.", field="reason")
-    note = note.strip()
-    if reason == ReturnReason.OTHER and not note:
-        raise InvalidInput("Say why in a note when the reason is “Other”.", field="note")
+    reason, note = reason_and_note(
+        reason, note, choices=ReturnReason, ask="Choose why the lead goes back to marketing."
+    )
     handoff = _locked(handoff)
     if not can_work_handoff(actor, handoff):
         raise Forbidden("Only the rep it was handed to, or a manager, can return this handoff.")

@@ -18,7 +18,7 @@ from leads.models import Handoff, Lead, LostReason, Opportunity
 from reporting.attribution import opportunity_credit
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.policy import can, can_work_lead, can_work_opportunity
-from smarketing.errors import Conflict, Forbidden, InvalidInput
+from smarketing.errors import Conflict, Forbidden, InvalidInput, reason_and_note
 from smarketing.notifications.services import notify
 
 
@@ -207,11 +207,7 @@ def opportunity_lose(
     from leads.services import lead_transition
 
     now = now or timezone.now()
-    if reason not in LostReason.values:
-        raise InvalidInput("Choose why the deal was lost.", field="reason")
-    note = note.strip()
-    if reason == LostReason.OTHER and not note:
-        raise InvalidInput("Say why in a note when the reason is “Other”.", field="note")
+    reason, note = reason_and_note(reason, note, choices=LostReason, ask="Choose why the deal was lost.")
     opportunity = _locked(opportunity, actor)
     today = timezone.localdate(now, timezone=_zone(opportunity.organization))
     close_date = close_date or today

@@ -26,3 +26,14 @@ class Forbidden(DomainError):
     """The actor's role (or ownership) does not allow this, within their own organisation."""
 
     status_code = 403
+
+
+def reason_and_note(reason: str, note: str, *, choices: type, ask: str) -> tuple[str, str]:
+    """A reason from ``choices`` (a TextChoices with ``OTHER``) and its note, stripped; "other"
+    needs the note. ``ask`` is the message when the reason is missing or unknown."""
+    if reason not in choices.values:
+        raise InvalidInput(ask, field="reason")
+    note = note.strip()
+    if reason == choices.OTHER and not note:
+        raise InvalidInput("Say why in a note when the reason is “Other”.", field="note")
+    return reason, note
