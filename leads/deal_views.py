@@ -25,7 +25,7 @@ from leads.deal_forms import (
     OpportunityWinForm,
     TouchForm,
 )
-from leads.models import Handoff, Lead, Opportunity
+from leads.models import Lead, Opportunity
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can, can_work_lead, can_work_opportunity
 from smarketing.accounts.tenancy import org_required
@@ -195,7 +195,7 @@ def lead_page_context(membership: Membership, lead: Lead, *, lead_touches: list,
     ``lead_touches`` and ``handoffs`` are what the page already read (the timeline, the Sales card).
     """
     org = membership.organization
-    pending = {h.rep_id for h in handoffs if h.status == Handoff.Status.PENDING}
+    pending = {h.rep_id for h in handoffs if h.is_open}
     can_touch = can_work_lead(membership, lead, action="touches.log", pending_reps=pending)
     can_deal = can_work_lead(
         membership, lead, action="opportunities.work", pending_reps=pending

@@ -288,8 +288,8 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     if len(locked) != 2:
         raise Conflict("One of the leads no longer exists; it may have been merged already.")
     keep, drop = sorted(locked, key=lambda lead: (lead.created_at, lead.pk))
-    if Handoff.objects.filter(lead__in=locked, status=Handoff.Status.PENDING).count() > 1:
-        raise Conflict("Both leads are with sales (a pending handoff each): accept, return or reassign one first.")
+    if Handoff.objects.filter(lead__in=locked, status__in=Handoff.OPEN).count() > 1:
+        raise Conflict("Both leads are with sales (an open handoff each): accept, return or reassign one first.")
     snapshot = {f.attname: _snapshot_value(f.value_from_object(drop)) for f in _SNAPSHOT_FIELDS}
     moved: dict[str, list[int]] = {}
     for model, fk in MOVED_RELATIONS:

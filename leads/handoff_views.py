@@ -268,7 +268,7 @@ def handoff_send(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_page_context(membership: Membership, lead: Lead) -> dict:
     """What the lead page's "Sales" card shows: the lead's handoffs, and who may do what now."""
     lead_handoffs = list(selectors.lead_handoffs(org=membership.organization, lead_id=lead.pk))
-    pending = next((h for h in lead_handoffs if h.status == Handoff.Status.PENDING), None)
+    pending = next((h for h in lead_handoffs if h.is_open), None)
     sendable = lead.lifecycle_stage == Lead.Stage.MQL or Lead.Stage.MQL in Lead.TRANSITIONS[lead.lifecycle_stage]
     return {
         "handoffs": lead_handoffs,

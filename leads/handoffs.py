@@ -22,7 +22,7 @@ from personas.models import DefinitionVersion
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.policy import can, can_work_handoff
-from smarketing.business_time import add_business_hours
+from smarketing.business_time import calendar_for
 from smarketing.errors import Conflict, Forbidden, InvalidInput, reason_and_note
 from smarketing.notifications.services import notify
 
@@ -31,7 +31,12 @@ _UNSET = object()
 
 def handoff_due_at(*, org: Organization, start: datetime) -> datetime:
     """When a handoff made at ``start`` is due: the response window in the organisation's business hours."""
-    return add_business_hours(start, org.handoff_response_hours, time_zone=org.time_zone)
+    return calendar_for(org).add_hours(start, org.handoff_response_hours)
+
+
+def handoff_at_risk_at(*, org: Organization, start: datetime) -> datetime:
+    """When a handoff made at ``start`` is at risk if still untouched: that share of its window."""
+    return calendar_for(org).add_hours(start, org.handoff_response_hours * org.handoff_at_risk_percent / 100)
 
 
 def _notify_new(handoff: Handoff, *, email: bool = True) -> None:
@@ -71,6 +76,7 @@ def _build(
         rep=decision.rep,
         created_at=now,
         due_at=handoff_due_at(org=lead.organization, start=now),
+        at_risk_at=handoff_at_risk_at(org=lead.organization, start=now),
         created_by=created_by,
         note=note.strip(),
         routing_rule=decision.rule,
@@ -98,7 +104,7 @@ def handoff_open_for_mql(
     from leads.services import active_scoring_model
 
     now = now or timezone.now()
-    if Handoff.objects.filter(lead=lead, status=Handoff.Status.PENDING).exists():
+    if Handoff.objects.filter(lead=lead, status__in=Handoff.OPEN).exists():
         return None
     decision = Router(org=lead.organization, now=now).route(lead)
     if decision.rep is None:
@@ -138,8 +144,8 @@ def handoff_create(
         if actor.organization_id != lead.organization_id or not can(actor, "handoffs.create"):
             raise Forbidden("Only marketing and managers send leads to sales.")
     lead = Lead.objects.select_for_update(of=("self",)).select_related("organization").get(pk=lead.pk)
-    if Handoff.objects.filter(lead=lead, status=Handoff.Status.PENDING).exists():
-        raise Conflict("This lead already has a pending handoff.")
+    if Handoff.objects.filter(lead=lead, status__in=Handoff.OPEN).exists():
+        raise Conflict("This lead already has an open handoff.")
     if lead.lifecycle_stage == Lead.Stage.MQL:
         handoff = handoff_open_for_mql(lead=lead, actor=actor, note=note, now=now)
     elif Lead.Stage.MQL in Lead.TRANSITIONS[lead.lifecycle_stage]:
@@ -151,7 +157,7 @@ def handoff_create(
             reason=note or "Sent to sales",
             now=now,
         )
-        handoff = Handoff.objects.filter(lead=lead, status=Handoff.Status.PENDING).first()
+        handoff = Handoff.objects.filter(lead=lead, status__in=Handoff.OPEN).first()
     else:
         raise Conflict(f"A lead at {lead.get_lifecycle_stage_display()} can't be sent to sales.")
     if handoff is None:
@@ -182,7 +188,7 @@ def handoffs_create_bulk(
     ids = set(lead_ids)
     if not ids:
         return []
-    ids -= set(Handoff.objects.filter(lead_id__in=ids, status=Handoff.Status.PENDING).values_list("lead_id", flat=True))
+    ids -= set(Handoff.objects.filter(lead_id__in=ids, status__in=Handoff.OPEN).values_list("lead_id", flat=True))
     router = Router(org=org, now=now)
     if not router.rules and router.fallback is None:
         return []  # nobody to give them to: don't read the leads
@@ -246,7 +252,7 @@ def handoff_accept(*, handoff: Handoff, actor: Membership, now: datetime | None 
     handoff = _locked(handoff)  # two accepts at once: one waits here, then sees it accepted
     if not can_work_handoff(actor, handoff):
         raise Forbidden("Only the rep it was handed to, or a manager, can accept this handoff.")
-    if handoff.status != Handoff.Status.PENDING:
+    if not handoff.is_open:
         raise Conflict(f"This handoff was already {handoff.get_status_display().lower()}.")
     handoff.status, handoff.accepted_at = Handoff.Status.ACCEPTED, now
     handoff.save(update_fields=["status", "accepted_at"])
@@ -272,7 +278,7 @@ def handoff_return(
     handoff = _locked(handoff)
     if not can_work_handoff(actor, handoff):
         raise Forbidden("Only the rep it was handed to, or a manager, can return this handoff.")
-    if handoff.status != Handoff.Status.PENDING:
+    if not handoff.is_open:
         raise Conflict(f"This handoff was already {handoff.get_status_display().lower()}.")
     handoff.status, handoff.returned_at = Handoff.Status.RETURNED, now
     handoff.return_reason, handoff.return_note = reason, note
@@ -310,15 +316,12 @@ def handoff_reassign(
     The old handoff is marked reassigned and points at the new one, which has a fresh due time.
     Returns the new handoff.
     """
-    from leads.services import active_scoring_model
-
     now = now or timezone.now()
     if actor.organization_id != handoff.organization_id or not can(actor, "handoffs.manage"):
         raise Forbidden("Only managers reassign handoffs.")
     handoff = _locked(handoff)
-    if handoff.status not in (Handoff.Status.PENDING, Handoff.Status.BREACHED):
+    if not handoff.is_open:
         raise Conflict(f"This handoff was already {handoff.get_status_display().lower()}.")
-    lead = handoff.lead
     if to is not None:
         if to.organization_id != handoff.organization_id or to.removed_at is not None:
             raise InvalidInput("Unknown member.", field="to")
@@ -332,14 +335,40 @@ def handoff_reassign(
             log=[{"step": "manual", "rep": to.pk, "name": str(to.user), "why": f"reassigned by {actor.user}"}],
         )
     else:
-        decision = Router(org=lead.organization, now=now).route(
-            Lead.objects.select_related("company", "first_campaign", "latest_campaign", "organization").get(pk=lead.pk),
-            exclude={handoff.rep_id},
-        )
+        decision = _route_again(handoff, now)
         if decision.rep is None:
             raise Conflict("Nobody else to give this lead to: name the rep.")
+    return _hand_over(handoff, decision, now)
+
+
+def _route_again(handoff: Handoff, now: datetime) -> RoutingDecision:
+    lead = Lead.objects.select_related("company", "first_campaign", "latest_campaign", "organization")
+    return Router(org=handoff.lead.organization, now=now).route(lead.get(pk=handoff.lead_id), exclude={handoff.rep_id})
+
+
+@transaction.atomic
+def handoff_reroute(*, handoff: Handoff, now: datetime | None = None) -> Handoff | None:
+    """Route a breached handoff to someone else after the organisation's grace (the deadline
+    checks; no person acts). Returns the new handoff, or None when it is no longer breached or
+    nobody else can take it (it stays breached for a manager)."""
+    now = now or timezone.now()
+    handoff = _locked(handoff)
+    if handoff.status != Handoff.Status.BREACHED:
+        return None
+    decision = _route_again(handoff, now)
+    if decision.rep is None:
+        return None
+    decision.log.append({"step": "rerouted", "why": "breached and not taken within the grace"})
+    return _hand_over(handoff, decision, now)
+
+
+def _hand_over(handoff: Handoff, decision: RoutingDecision, now: datetime) -> Handoff:
+    """End ``handoff`` as reassigned and open its successor for ``decision.rep``; returns the new one."""
+    from leads.services import active_scoring_model
+
+    lead = handoff.lead
     handoff.status = Handoff.Status.REASSIGNED
-    handoff.save(update_fields=["status"])  # first: at most one pending handoff per lead
+    handoff.save(update_fields=["status"])  # first: at most one open handoff per lead
     new = _build(
         lead=lead,
         decision=decision,

@@ -667,6 +667,9 @@ class Handoff(models.Model):
         REASSIGNED = "reassigned", "Reassigned"
         BREACHED = "breached", "Breached"
 
+    # Waiting for the rep: a breached handoff can still be accepted, returned or reassigned.
+    OPEN = (Status.PENDING, Status.BREACHED)
+
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
     rep = models.ForeignKey("accounts.Membership", on_delete=models.CASCADE, related_name="handoffs")
@@ -678,6 +681,11 @@ class Handoff(models.Model):
     return_reason = models.CharField(max_length=30, choices=ReturnReason.choices, blank=True)
     return_note = models.TextField(blank=True)
     first_touch_at = models.DateTimeField(null=True, blank=True)
+    # The deadline checks (sla.deadlines): when it is at risk (a share of its window gone
+    # untouched), when its rep was warned, and when it breached (kept after a late accept).
+    at_risk_at = models.DateTimeField(null=True, blank=True)
+    at_risk_notified_at = models.DateTimeField(null=True, blank=True)
+    breached_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         "accounts.Membership",
         on_delete=models.SET_NULL,
@@ -704,7 +712,10 @@ class Handoff(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["lead"], condition=models.Q(status="pending"), name="handoff_one_pending"),
+            # At most one open (pending or breached) handoff per lead.
+            models.UniqueConstraint(
+                fields=["lead"], condition=models.Q(status__in=["pending", "breached"]), name="handoff_one_open"
+            ),
         ]
         indexes = [
             # The rep's queue: their pending handoffs by due time.
@@ -713,12 +724,20 @@ class Handoff(models.Model):
             models.Index(
                 fields=["status", "due_at"], condition=models.Q(status="pending"), name="handoff_pending_due_idx"
             ),
-            # A manager's queue: the organisation's pending handoffs by due time, whoever has them.
+            # A manager's queue: the organisation's open handoffs by due time, whoever has them.
             models.Index(
                 fields=["organization", "due_at", "id"],
-                condition=models.Q(status="pending"),
-                name="handoff_org_pending_due_idx",
+                condition=models.Q(status__in=["pending", "breached"]),
+                name="handoff_org_open_due_idx",
             ),
+            # The deadline checks: untouched pending handoffs by when they are at risk, and
+            # breached ones by when they breached (the grace before re-routing).
+            models.Index(
+                fields=["at_risk_at"],
+                condition=models.Q(status="pending", first_touch_at=None, at_risk_notified_at=None),
+                name="handoff_at_risk_idx",
+            ),
+            models.Index(fields=["breached_at"], condition=models.Q(status="breached"), name="handoff_breached_idx"),
         ]
         ordering = ["due_at", "id"]
 
@@ -726,7 +745,12 @@ class Handoff(models.Model):
         return f"Handoff of lead {self.lead_id} to {self.rep_id} ({self.status})"
 
     def is_overdue(self, now) -> bool:
-        return self.status == self.Status.PENDING and self.first_touch_at is None and self.due_at <= now
+        return self.is_open and self.first_touch_at is None and self.due_at <= now
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for its rep: pending, or breached (past due untouched) but not yet ended."""
+        return self.status in self.OPEN
 
 
 # --- Touches, opportunities and outcomes ----------------------------------------------

@@ -182,7 +182,7 @@ class Router:
                 Handoff.objects.for_org(org)
                 .filter(rep_id__in=candidates)
                 .values("rep_id")
-                .annotate(open=Count("id", filter=Q(status=Handoff.Status.PENDING)), last=Max("created_at"))
+                .annotate(open=Count("id", filter=Q(status__in=Handoff.OPEN)), last=Max("created_at"))
                 .order_by()
             )
             for row in stats:

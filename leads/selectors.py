@@ -205,18 +205,19 @@ def handoff_list(
 
 
 def handoff_queue(*, org: Organization, rep: Membership) -> QuerySet[Handoff]:
-    """The rep's pending handoffs, soonest due first (the index handoff_rep_queue_idx)."""
+    """The rep's open (pending or breached) handoffs, soonest due first (index handoff_rep_queue_idx)."""
     return (
         Handoff.objects.for_org(org)
-        .filter(rep=rep, status=Handoff.Status.PENDING)
+        .filter(rep=rep, status__in=Handoff.OPEN)
         .select_related("lead__company", "lead__persona", "lead__first_campaign")
         .order_by("due_at", "id")
     )
 
 
 def handoff_pending_list(*, org: Organization, rep: Membership | None = None) -> QuerySet[Handoff]:
-    """Pending handoffs of ``org`` (of one rep when given), soonest due first, with what the queue page shows."""
-    handoffs = Handoff.objects.for_org(org).filter(status=Handoff.Status.PENDING)
+    """Open (pending or breached) handoffs of ``org`` (of one rep when given), soonest due first,
+    with what the queue page shows."""
+    handoffs = Handoff.objects.for_org(org).filter(status__in=Handoff.OPEN)
     if rep is not None:
         handoffs = handoffs.filter(rep=rep)
     return with_qualification(
@@ -250,7 +251,7 @@ def handoff_queue_summary(*, org: Organization, rep: Membership) -> dict:
     """How many handoffs wait for ``rep`` and when the first is due (the overview's queue card)."""
     return (
         Handoff.objects.for_org(org)
-        .filter(rep=rep, status=Handoff.Status.PENDING)
+        .filter(rep=rep, status__in=Handoff.OPEN)
         .aggregate(pending=Count("id"), next_due=Min("due_at"))
     )
 

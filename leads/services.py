@@ -10,7 +10,17 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from leads.models import BuyerStage, Campaign, Company, Lead, ScoringModel, Seniority, StageChange, phone_key_for
+from leads.models import (
+    BuyerStage,
+    Campaign,
+    Company,
+    Handoff,
+    Lead,
+    ScoringModel,
+    Seniority,
+    StageChange,
+    phone_key_for,
+)
 from personas.matching import LeadAttributes, match_persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
@@ -79,9 +89,9 @@ def lead_transition(
             f"A lead can't move from {lead.get_lifecycle_stage_display()} to {Lead.Stage(to).label}; "
             f"from here it can go to {allowed}."
         )
-    if lead.lifecycle_stage == Lead.Stage.MQL and lead.handoffs.filter(status="pending").exists():
+    if lead.lifecycle_stage == Lead.Stage.MQL and lead.handoffs.filter(status__in=Handoff.OPEN).exists():
         # A lead with sales leaves MQL through its handoff (accept, return), never around it.
-        raise Conflict("The lead is with sales: accept or return its pending handoff instead.")
+        raise Conflict("The lead is with sales: accept or return its open handoff instead.")
     if to in REASON_REQUIRED and not reason.strip():
         raise InvalidInput(f"Say why the lead goes to {Lead.Stage(to).label.lower()}.", field="reason")
     if actor is None and not rule:

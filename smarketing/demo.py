@@ -925,11 +925,7 @@ def _routing_seed(*, org: Organization, reps: list[Membership], fallback: Member
     RoutingRule.objects.create(organization=org, position=1, name="Every lead to Sales", team=team, created_at=now)
     org.routing_fallback = fallback
     org.save(update_fields=["routing_fallback"])
-    mqls = (
-        Lead.objects.for_org(org)
-        .filter(lifecycle_stage=Lead.Stage.MQL)
-        .exclude(handoffs__status=Handoff.Status.PENDING)
-    )
+    mqls = Lead.objects.for_org(org).filter(lifecycle_stage=Lead.Stage.MQL).exclude(handoffs__status__in=Handoff.OPEN)
     with transaction.atomic():
         return len(handoffs_create_bulk(org=org, lead_ids=mqls.values_list("pk", flat=True), now=now, email=False))
 

@@ -258,6 +258,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.tasks.sweep_unscored_events",
         "schedule": 60,
     },
+    # Handoffs at risk or past due: warn, breach (exactly once), re-route after the grace.
+    "check-handoff-deadlines": {
+        "task": "sla.tasks.check_deadlines",
+        "schedule": 60,
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------

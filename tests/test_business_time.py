@@ -59,3 +59,53 @@ def test_a_weekend_start_counts_from_monday_opening_and_long_windows_span_days()
 def test_ending_exactly_at_closing_stays_that_day():
     monday = datetime(2026, 11, 30, 13, 0, tzinfo=LONDON)
     assert add_business_hours(monday, 4, time_zone="Europe/London") == datetime(2026, 11, 30, 17, 0, tzinfo=LONDON)
+
+
+# --- An organisation's own calendar: working days, hours and holidays ------------------------
+
+
+def test_a_holiday_is_skipped_like_a_weekend():
+    from datetime import date
+
+    from smarketing.business_time import BusinessCalendar
+
+    christmas = BusinessCalendar(time_zone="Europe/London", holidays=frozenset({date(2026, 12, 25)}))
+    thursday_evening = datetime(2026, 12, 24, 16, 0, tzinfo=LONDON)
+    # One hour on Thursday, the rest on Monday 28th: Friday 25th is a holiday.
+    assert christmas.add_hours(thursday_evening, 4) == datetime(2026, 12, 28, 12, 0, tzinfo=LONDON)
+    assert christmas.add_days(thursday_evening, 1) == datetime(2026, 12, 28, 16, 0, tzinfo=LONDON)
+
+
+def test_custom_hours_and_a_six_day_week():
+    from datetime import time
+
+    from smarketing.business_time import BusinessCalendar
+
+    shop = BusinessCalendar(
+        time_zone="Europe/Berlin", working_days=frozenset({0, 1, 2, 3, 4, 5}), opens=time(8), closes=time(12)
+    )
+    friday = datetime(2026, 11, 27, 11, 0, tzinfo=BERLIN)
+    assert shop.add_hours(friday, 2) == datetime(2026, 11, 28, 9, 0, tzinfo=BERLIN)  # Saturday works
+
+
+def test_hours_between_counts_only_working_time_across_a_dst_change():
+    from smarketing.business_time import BusinessCalendar
+
+    calendar = BusinessCalendar(time_zone="Europe/London")
+    friday = datetime(2026, 3, 27, 16, 0, tzinfo=LONDON)  # GMT
+    monday = datetime(2026, 3, 30, 10, 30, tzinfo=LONDON)  # BST
+    assert calendar.hours_between(friday, monday) == 2.5
+    assert calendar.hours_between(monday, friday) == 0.0
+
+
+def test_a_calendar_without_working_time_is_refused():
+    from datetime import time
+
+    import pytest
+
+    from smarketing.business_time import BusinessCalendar
+
+    with pytest.raises(ValueError, match="end after"):
+        BusinessCalendar(opens=time(17), closes=time(9))
+    with pytest.raises(ValueError, match="working day"):
+        BusinessCalendar(working_days=frozenset())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, time
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -69,6 +69,10 @@ def default_pipeline_stages() -> list[str]:
     return ["Discovery", "Proposal", "Negotiation"]
 
 
+def default_working_days() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
 def validate_currency(value: str) -> None:
     if not (len(value) == 3 and value.isascii() and value.isalpha() and value.isupper()):
         raise ValidationError("A three-letter ISO 4217 code in capitals, e.g. EUR.")
@@ -97,6 +101,23 @@ class Organization(models.Model):
     handoff_response_hours = models.PositiveSmallIntegerField(
         default=4, validators=[MinValueValidator(1)], help_text="Business hours a rep has to act on a new handoff."
     )
+    handoff_at_risk_percent = models.PositiveSmallIntegerField(
+        default=75,
+        validators=[MinValueValidator(1), MaxValueValidator(99)],
+        help_text="A handoff not touched when this share of its window has passed is at risk: its rep is warned.",
+    )
+    handoff_breach_grace_hours = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Business hours after a breach before the handoff is routed to someone else; empty: never "
+        "automatically.",
+    )
+    # The business-hours calendar (smarketing.business_time), with the holidays (Holiday).
+    working_days = models.JSONField(
+        default=default_working_days, help_text="Working weekdays, 0 = Monday … 6 = Sunday."
+    )
+    opens_at = models.TimeField(default=time(9, 0), help_text="Business hours start (local time).")
+    closes_at = models.TimeField(default=time(17, 0), help_text="Business hours end (local time).")
     # Deals are recorded in this one currency; revenue adds up and is attributed in it.
     currency = models.CharField(
         max_length=3, default="USD", validators=[validate_currency], help_text="ISO 4217 code, e.g. EUR."
@@ -112,11 +133,29 @@ class Organization(models.Model):
             models.CheckConstraint(
                 condition=models.Q(handoff_response_hours__gte=1), name="org_handoff_hours_positive"
             ),
+            models.CheckConstraint(condition=models.Q(closes_at__gt=models.F("opens_at")), name="org_hours_end_after"),
         ]
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Holiday(models.Model):
+    """A day off in the organisation's business-hours calendar: no response clock runs on it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "date"], name="holiday_one_per_day")]
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
 
 
 class Membership(models.Model):

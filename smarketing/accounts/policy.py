@@ -121,7 +121,7 @@ def can_work_lead(actor: Membership | ApiKey | None, lead, *, action: str, pendi
         return True
     if pending_reps is not None:
         return actor.pk in pending_reps
-    return lead.handoffs.filter(rep=actor, status="pending").exists()
+    return lead.handoffs.filter(rep=actor, status__in=("pending", "breached")).exists()
 
 
 def can_work_opportunity(actor: Membership | ApiKey | None, opportunity) -> bool:

@@ -315,7 +315,7 @@ def test_a_merge_moves_the_dropped_leads_handoffs_but_not_two_pending_ones(org, 
 
 def test_a_lead_with_a_pending_handoff_leaves_mql_only_through_the_handoff(handoff, manager):
     for to, reason in (("sql", ""), ("nurture", "Not now"), ("disqualified", "Spam")):
-        with pytest.raises(Conflict, match="accept or return its pending handoff"):
+        with pytest.raises(Conflict, match="accept or return its open handoff"):
             lead_transition(lead=handoff.lead, to=to, actor=manager, reason=reason)
     handoff_return(handoff=handoff, actor=manager, reason="not_ready_nurture")
     assert Lead.objects.get(pk=handoff.lead_id).lifecycle_stage == "nurture"

@@ -1,0 +1,157 @@
+"""The response-time deadline checks, run every minute by Celery beat (``sla.tasks.check_deadlines``).
+
+One sweep, for every organisation:
+
+1. **At risk**: a pending handoff still untouched once its ``at_risk_at`` passed (a share of
+   its window, ``Organization.handoff_at_risk_percent``) warns its rep, once.
+2. **Breach**: a pending handoff untouched at its due time becomes ``breached``, once; its rep
+   and their managers are told. A breached handoff stays open: the rep can still accept or
+   return it, a manager reassign it.
+3. **Re-route**: a handoff breached longer than the organisation's grace
+   (``handoff_breach_grace_hours`` business hours; none: never) is routed to someone else.
+
+Exactly once, whatever runs at the same time: rows are claimed with ``FOR UPDATE SKIP
+LOCKED`` and changed in the same transaction as their notifications, so a second sweep
+(two beats, a retried task) skips what the first holds and no longer matches what it
+changed. Each step reads a partial index (``handoff_at_risk_idx``, ``handoff_pending_due_idx``,
+``handoff_breached_idx``) up to ``batch`` rows at a time: an idle tick is three index probes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from leads.handoffs import handoff_reroute
+from leads.models import Handoff
+from smarketing.accounts.models import Membership, Organization
+from smarketing.business_time import calendar_for
+from smarketing.notifications.services import notify
+
+BATCH = 500
+
+
+@dataclass
+class SweepResult:
+    at_risk: int = 0
+    breached: int = 0
+    rerouted: int = 0
+
+
+def check_deadlines(*, now: datetime | None = None, batch: int = BATCH) -> SweepResult:
+    """Warn, breach and re-route what is due at ``now`` (default: the current time)."""
+    now = now or timezone.now()
+    result = SweepResult()
+    while claimed := _warn_at_risk(now, batch):
+        result.at_risk += claimed
+    while claimed := _breach(now, batch):
+        result.breached += claimed
+    result.rerouted = _reroute(now)
+    return result
+
+
+def _claim(qs, batch: int) -> list[Handoff]:
+    return list(
+        qs.select_for_update(skip_locked=True, of=("self",))
+        .select_related("lead", "rep__user", "organization")
+        .order_by("id")[:batch]
+    )
+
+
+@transaction.atomic
+def _warn_at_risk(now: datetime, batch: int) -> int:
+    handoffs = _claim(
+        Handoff.objects.filter(
+            status=Handoff.Status.PENDING,
+            first_touch_at=None,
+            at_risk_notified_at=None,
+            at_risk_at__lte=now,
+            due_at__gt=now,  # past due it is a breach, not a warning
+        ),
+        batch,
+    )
+    Handoff.objects.filter(pk__in=[h.pk for h in handoffs]).update(at_risk_notified_at=now)
+    for h in handoffs:
+        left = h.due_at.astimezone(calendar_for(h.organization).tz)
+        notify(
+            recipient=h.rep,
+            kind="handoff.at_risk",
+            title=f"At risk: {h.lead} is due {left:%a %H:%M}",
+            body="Nobody has reached this lead yet. Log your first call or email before it is due.",
+            url=reverse("leads:lead_detail", args=[h.lead_id]),
+            now=now,
+        )
+    return len(handoffs)
+
+
+@transaction.atomic
+def _breach(now: datetime, batch: int) -> int:
+    handoffs = _claim(
+        Handoff.objects.filter(status=Handoff.Status.PENDING, first_touch_at=None, due_at__lte=now), batch
+    )
+    Handoff.objects.filter(pk__in=[h.pk for h in handoffs]).update(status=Handoff.Status.BREACHED, breached_at=now)
+    managers = _managers_of({h.rep for h in handoffs})
+    for h in handoffs:
+        url = reverse("leads:lead_detail", args=[h.lead_id])
+        notify(
+            recipient=h.rep,
+            kind="handoff.breached",
+            title=f"Breached: {h.lead} was due {h.due_at:%d %b %H:%M} UTC",
+            body="The response window passed with no touch. Reach the lead now, or return it.",
+            url=url,
+            now=now,
+        )
+        for manager in managers.get(h.rep_id, ()):
+            if manager.pk != h.rep_id:
+                notify(
+                    recipient=manager,
+                    kind="handoff.breached",
+                    title=f"Breached: {h.rep.user} did not reach {h.lead} in time",
+                    body="Reassign it from the queue, or let the grace period re-route it.",
+                    url=url,
+                    now=now,
+                )
+    return len(handoffs)
+
+
+def _managers_of(reps: set[Membership]) -> dict[int, list[Membership]]:
+    """Each rep's managers: the managers in their teams, else their organisation's sales managers,
+    else all its managers."""
+    found: dict[int, list[Membership]] = defaultdict(list)
+    if not reps:
+        return found
+    by_org: dict[int, list[Membership]] = defaultdict(list)
+    active = Membership.objects.filter(role=Membership.Role.MANAGER, removed_at=None).select_related("user")
+    for m in active.filter(organization_id__in={r.organization_id for r in reps}):
+        by_org[m.organization_id].append(m)
+    in_teams = active.filter(team_memberships__team__members__membership__in=reps).values_list(
+        "team_memberships__team__members__membership", "pk"
+    )
+    managers = {m.pk: m for ms in by_org.values() for m in ms}
+    for rep_id, manager_id in in_teams:
+        if manager_id in managers and managers[manager_id] not in found[rep_id]:
+            found[rep_id].append(managers[manager_id])
+    for rep in reps:
+        if not found[rep.pk]:
+            org_managers = by_org.get(rep.organization_id, [])
+            found[rep.pk] = [m for m in org_managers if m.side == Membership.Side.SALES] or org_managers
+    return found
+
+
+def _reroute(now: datetime) -> int:
+    """Route handoffs breached longer than their organisation's grace to someone else."""
+    rerouted = 0
+    for org in Organization.objects.filter(handoff_breach_grace_hours__isnull=False):
+        calendar = calendar_for(org)
+        breached = Handoff.objects.filter(organization=org, status=Handoff.Status.BREACHED).order_by("breached_at")
+        for handoff in breached.only("pk", "breached_at"):
+            if calendar.add_hours(handoff.breached_at, org.handoff_breach_grace_hours) > now:
+                break  # ordered by breach: the rest are younger
+            if handoff_reroute(handoff=handoff, now=now) is not None:
+                rerouted += 1
+    return rerouted

@@ -1,0 +1,15 @@
+"""Celery interface of sla: the deadline checks beat runs every minute."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from sla.deadlines import check_deadlines as run_checks
+
+
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=1, retry_backoff_max=60, max_retries=3)
+def check_deadlines() -> dict:
+    """Warn at-risk handoffs, breach overdue ones, re-route after the grace; safe to run twice at once."""
+    result = run_checks()
+    return {"at_risk": result.at_risk, "breached": result.breached, "rerouted": result.rerouted}
