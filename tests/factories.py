@@ -196,3 +196,22 @@ class HandoffFactory(factory.django.DjangoModelFactory):
     )
     created_at = factory.LazyFunction(timezone.now)
     due_at = factory.LazyAttribute(lambda h: h.created_at + timedelta(hours=4))
+
+
+def organization_settings_data(org, **changes) -> dict:
+    """The organisation settings form as the page posts it back unchanged, with ``changes``."""
+    data = {
+        "name": org.name,
+        "time_zone": org.time_zone,
+        "working_days": [str(d) for d in org.working_days],
+        "opens_at": org.opens_at.strftime("%H:%M"),
+        "closes_at": org.closes_at.strftime("%H:%M"),
+        "handoff_response_hours": org.handoff_response_hours,
+        "handoff_at_risk_percent": org.handoff_at_risk_percent,
+        "handoff_breach_grace_hours": org.handoff_breach_grace_hours or "",
+        "content_request_turnaround_days": org.content_request_turnaround_days,
+        "currency": org.currency,
+        "pipeline_stages": "\n".join(org.pipeline_stages),
+        "allowed_origins": "\n".join(org.allowed_origins),
+    }
+    return data | changes

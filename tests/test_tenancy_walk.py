@@ -23,7 +23,7 @@ from leads.models import Job, Opportunity, ScoringModel, Touch
 from personas.glossary import default_terms
 from personas.services import DefinitionsInput, definitions_propose
 from smarketing.accounts import services
-from smarketing.accounts.models import Membership
+from smarketing.accounts.models import Holiday, Membership
 from tests.factories import (
     CampaignFactory,
     ContentAssetFactory,
@@ -141,6 +141,7 @@ def world(org, owners):
         "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
         "handoff_id": HandoffFactory(rep=owners[4]).pk,  # the sales rep's
         "routingrule_id": RoutingRuleFactory(organization=org).pk,
+        "holiday_id": Holiday.objects.create(organization=org, date=lead.created_at.date(), name="Day off").pk,
         "touch_id": Touch.objects.create(
             organization=org, lead=lead, rep=owners[4], kind="call", outcome="connected", occurred_at=lead.created_at
         ).pk,

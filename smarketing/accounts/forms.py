@@ -84,6 +84,10 @@ class OriginListField(forms.Field):
         return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+MAX_RESPONSE_HOURS = 30 * 24  # "at most 30 days": the longest window whatever the hours
+
+
 class OrganizationForm(forms.ModelForm):
     time_zone = forms.ChoiceField(choices=[(tz, tz) for tz in TIME_ZONES])
     allowed_origins = OriginListField(
@@ -101,17 +105,45 @@ class OrganizationForm(forms.ModelForm):
         help_text="The open stages of a deal, in order, one per line (won and lost close it from any).",
     )
 
+    working_days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS, coerce=int, widget=forms.CheckboxSelectMultiple, label="Working days"
+    )
+    opens_at = forms.TimeField(label="Business hours start", widget=forms.TimeInput(attrs={"type": "time"}))
+    closes_at = forms.TimeField(label="Business hours end", widget=forms.TimeInput(attrs={"type": "time"}))
+    handoff_response_hours = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_RESPONSE_HOURS,
+        label="Response window (business hours)",
+        help_text="How long a rep has to reach a new handoff; at most 30 days of business hours.",
+    )
+
     class Meta:
         model = Organization
         fields = [
             "name",
             "time_zone",
-            "content_request_turnaround_days",
+            "working_days",
+            "opens_at",
+            "closes_at",
             "handoff_response_hours",
+            "handoff_at_risk_percent",
+            "handoff_breach_grace_hours",
+            "content_request_turnaround_days",
             "currency",
             "pipeline_stages",
             "allowed_origins",
         ]
+        labels = {
+            "handoff_at_risk_percent": "At risk after (% of the window)",
+            "handoff_breach_grace_hours": "Re-route a breach after (business hours)",
+        }
+
+    def clean(self) -> dict:
+        data = super().clean()
+        opens, closes = data.get("opens_at"), data.get("closes_at")
+        if opens and closes and closes <= opens:
+            self.add_error("closes_at", "Business hours must end after they start.")
+        return data
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -167,3 +199,8 @@ class InvitationSignupForm(forms.Form):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. “Website tracking”.")
+
+
+class HolidayForm(forms.Form):
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    name = forms.CharField(max_length=100)

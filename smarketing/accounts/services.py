@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from smarketing.accounts.models import AccessToken, ApiKey, Invitation, Membership, Organization, User
+from smarketing.accounts.models import AccessToken, ApiKey, Holiday, Invitation, Membership, Organization, User
 from smarketing.errors import Conflict, InvalidInput
 
 INVITATION_SALT = "smarketing.invitation"
@@ -340,3 +340,17 @@ def access_token_create(
 
 def access_token_revoke(*, token: AccessToken, now: datetime | None = None) -> None:
     AccessToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=now or timezone.now())
+
+
+def holiday_add(*, org: Organization, day: date, name: str) -> Holiday:
+    """A day off in the business-hours calendar. Due times already set do not move."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("Name the holiday.", field="name")
+    if Holiday.objects.for_org(org).filter(date=day).exists():
+        raise InvalidInput(f"{day:%d %b %Y} is already a holiday.", field="date")
+    return Holiday.objects.create(organization=org, date=day, name=name[:100])
+
+
+def holiday_delete(*, holiday: Holiday) -> None:
+    holiday.delete()

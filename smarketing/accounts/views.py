@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from smarketing.accounts import selectors, services
 from smarketing.accounts.forms import (
     ApiKeyForm,
+    HolidayForm,
     InvitationForm,
     InvitationSignupForm,
     LoginForm,
@@ -22,7 +23,7 @@ from smarketing.accounts.forms import (
     OrganizationForm,
     SignupForm,
 )
-from smarketing.accounts.models import ApiKey, Invitation, Membership
+from smarketing.accounts.models import ApiKey, Holiday, Invitation, Membership
 from smarketing.accounts.tenancy import active_memberships, get_for_org, org_required, select_organization
 from smarketing.errors import DomainError
 from smarketing.forms import call_action, call_service
@@ -82,7 +83,36 @@ def organization_settings(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Organisation settings saved.")
         return redirect("accounts:organization_settings")
-    return render(request, "accounts/organization_settings.html", {"form": form})
+    return _settings_page(request, form=form, holiday_form=HolidayForm())
+
+
+def _settings_page(request: HttpRequest, *, form, holiday_form, status: int = 200) -> HttpResponse:
+    context = {"form": form, "holiday_form": holiday_form, "holidays": Holiday.objects.for_org(request.org)}
+    return render(request, "accounts/organization_settings.html", context, status=status)
+
+
+@org_required(permission="organization.manage")
+@require_POST
+def holiday_add(request: HttpRequest) -> HttpResponse:
+    form = HolidayForm(request.POST)
+    if form.is_valid():
+        holiday = call_service(
+            form, services.holiday_add, org=request.org, day=form.cleaned_data["date"], name=form.cleaned_data["name"]
+        )
+        if holiday is not None:
+            messages.success(request, f"{holiday.name} ({holiday.date:%d %b %Y}) is a holiday: no response clock runs.")
+            return redirect("accounts:organization_settings")
+    settings_form = OrganizationForm(instance=request.org)
+    return _settings_page(request, form=settings_form, holiday_form=form, status=400)
+
+
+@org_required(permission="organization.manage")
+@require_POST
+def holiday_delete(request: HttpRequest, holiday_id: int) -> HttpResponse:
+    holiday = get_for_org(Holiday.objects.all(), org=request.org, pk=holiday_id)
+    services.holiday_delete(holiday=holiday)
+    messages.success(request, f"{holiday.name} is no longer a holiday.")
+    return redirect("accounts:organization_settings")
 
 
 @org_required(permission="members.view")

@@ -7,8 +7,8 @@ from django.core import mail
 from django.urls import reverse
 
 from smarketing.accounts import services
-from smarketing.accounts.models import ApiKey, Invitation, Membership, Organization, User
-from tests.factories import PASSWORD, LeadFactory, MembershipFactory
+from smarketing.accounts.models import ApiKey, Holiday, Invitation, Membership, Organization, User
+from tests.factories import PASSWORD, LeadFactory, MembershipFactory, organization_settings_data
 
 pytestmark = pytest.mark.django_db
 
@@ -228,21 +228,35 @@ def test_api_key_is_shown_once_and_can_be_revoked(login, admin):
 
 
 def test_organisation_settings_update(login, admin):
+    org = admin.organization
     login(admin).post(
         reverse("accounts:organization_settings"),
-        {
-            "name": "Acme Ltd",
-            "time_zone": "Europe/Paris",
-            "content_request_turnaround_days": 5,
-            "handoff_response_hours": 8,
-            "currency": "eur",
-            "pipeline_stages": "Qualify\n  Demo \n\nProposal",
-        },
+        organization_settings_data(
+            org,
+            name="Acme Ltd",
+            time_zone="Europe/Paris",
+            content_request_turnaround_days=5,
+            handoff_response_hours=8,
+            handoff_breach_grace_hours=2,
+            working_days=["0", "1", "2", "3"],
+            opens_at="08:30",
+            closes_at="16:00",
+            currency="eur",
+            pipeline_stages="Qualify\n  Demo \n\nProposal",
+        ),
     )
-    org = admin.organization
     org.refresh_from_db()
     assert (org.name, org.time_zone) == ("Acme Ltd", "Europe/Paris")
-    assert (org.content_request_turnaround_days, org.handoff_response_hours) == (5, 8)
+    assert (org.content_request_turnaround_days, org.handoff_response_hours, org.handoff_breach_grace_hours) == (
+        5,
+        8,
+        2,
+    )
+    assert (org.working_days, org.opens_at.isoformat(), org.closes_at.isoformat()) == (
+        [0, 1, 2, 3],
+        "08:30:00",
+        "16:00:00",
+    )
     assert (org.currency, org.pipeline_stages) == ("EUR", ["Qualify", "Demo", "Proposal"])
 
 
@@ -252,21 +266,19 @@ def test_organisation_settings_update(login, admin):
         ({"pipeline_stages": " \n "}, "Name at least one stage."),
         ({"pipeline_stages": "Demo\ndemo"}, "Each stage once."),
         ({"currency": "euro"}, "three-letter ISO 4217 code"),
+        ({"opens_at": "17:00", "closes_at": "09:00"}, "Business hours must end after they start."),
+        ({"working_days": []}, "This field is required."),
+        ({"handoff_response_hours": 0}, "greater than or equal to 1"),
+        ({"handoff_response_hours": 721}, "less than or equal to 720"),
     ],
 )
-def test_organisation_settings_refuse_bad_deal_settings(login, admin, values, error):
-    base = {
-        "name": "Acme",
-        "time_zone": "UTC",
-        "content_request_turnaround_days": 5,
-        "handoff_response_hours": 4,
-        "currency": "USD",
-        "pipeline_stages": "Discovery",
-    }
-    response = login(admin).post(reverse("accounts:organization_settings"), base | values)
+def test_organisation_settings_refuse_bad_values_and_save_nothing(login, admin, values, error):
+    org = admin.organization
+    response = login(admin).post(reverse("accounts:organization_settings"), organization_settings_data(org, **values))
     assert response.status_code == 200 and error in response.content.decode()
-    admin.organization.refresh_from_db()
-    assert admin.organization.pipeline_stages == ["Discovery", "Proposal", "Negotiation"]
+    org.refresh_from_db()
+    assert org.pipeline_stages == ["Discovery", "Proposal", "Negotiation"]
+    assert (org.opens_at.hour, org.closes_at.hour, org.handoff_response_hours) == (9, 17, 4)
 
 
 def test_the_currency_is_fixed_once_there_are_deals(login, admin):
@@ -284,19 +296,22 @@ def test_the_currency_is_fixed_once_there_are_deals(login, admin):
         stage="Discovery",
     )
     response = login(admin).post(
-        reverse("accounts:organization_settings"),
-        {
-            "name": "Acme",
-            "time_zone": "UTC",
-            "content_request_turnaround_days": 5,
-            "handoff_response_hours": 4,
-            "currency": "EUR",
-            "pipeline_stages": "Discovery",
-        },
+        reverse("accounts:organization_settings"), organization_settings_data(org, currency="EUR")
     )
     assert "the currency can&#x27;t change once there are deals" in response.content.decode()
     org.refresh_from_db()
     assert org.currency == "USD"
+
+
+def test_holidays_are_added_once_and_removed(login, admin):
+    client = login(admin)
+    assert client.post(reverse("accounts:holiday_add"), {"date": "2026-12-25", "name": "Christmas"}).status_code == 302
+    response = client.post(reverse("accounts:holiday_add"), {"date": "2026-12-25", "name": "Again"})
+    assert response.status_code == 400 and "is already a holiday" in response.content.decode()
+    holiday = Holiday.objects.get()
+    assert "Christmas" in client.get(reverse("accounts:organization_settings")).content.decode()
+    assert client.post(reverse("accounts:holiday_delete", args=[holiday.pk])).status_code == 302
+    assert not Holiday.objects.exists()
 
 
 def test_unknown_page_has_a_friendly_404(login, rep, settings):

@@ -10,7 +10,7 @@ from leads.models import ActivityEvent, Lead, Visitor, WebForm
 from leads.webforms import WebFormInput
 from smarketing.accounts.forms import OrganizationForm
 from smarketing.errors import InvalidInput
-from tests.factories import CampaignFactory, LeadFactory, WebFormFactory
+from tests.factories import CampaignFactory, LeadFactory, WebFormFactory, organization_settings_data
 
 pytestmark = pytest.mark.django_db
 
@@ -269,20 +269,10 @@ def test_marketers_see_forms_in_the_navigation(login, marketer):
 # --- Allowed origins (organisation settings) ------------------------------------------
 
 
-# The rest of the organisation settings form, as it comes back from the page.
-SETTINGS = {
-    "time_zone": "UTC",
-    "content_request_turnaround_days": 10,
-    "handoff_response_hours": 4,
-    "currency": "USD",
-    "pipeline_stages": "Discovery\nProposal",
-}
-
-
 def test_allowed_origins_are_normalised_one_per_line(org):
     text = "https://WWW.Acme.test/\nhttp://localhost:8000\n\nhttps://www.acme.test:443\nhttp://[::1]:3000"
     form = OrganizationForm(
-        {**SETTINGS, "name": org.name, "allowed_origins": text},
+        organization_settings_data(org, allowed_origins=text),
         instance=org,
     )
     assert form.is_valid(), form.errors
@@ -295,7 +285,7 @@ def test_allowed_origins_are_normalised_one_per_line(org):
 def test_admin_lists_allowed_origins_in_settings(login, org, admin):
     client = login(admin)
     url = reverse("accounts:organization_settings")
-    data = {**SETTINGS, "name": org.name}
+    data = organization_settings_data(org)
     response = client.post(url, {**data, "allowed_origins": "https://www.acme.test/pricing"})
     assert response.status_code == 200 and "is not an origin" in response.content.decode()
     assert (
