@@ -47,10 +47,16 @@ def check_deadlines(*, now: datetime | None = None, batch: int = BATCH) -> Sweep
     """Warn, breach and re-route what is due at ``now`` (default: the current time)."""
     now = now or timezone.now()
     result = SweepResult()
-    while claimed := _warn_at_risk(now, batch):
+    while True:  # a full batch may have more behind it
+        claimed = _warn_at_risk(now, batch)
         result.at_risk += claimed
-    while claimed := _breach(now, batch):
+        if claimed < batch:
+            break
+    while True:
+        claimed = _breach(now, batch)
         result.breached += claimed
+        if claimed < batch:
+            break
     result.rerouted = _reroute(now)
     return result
 
@@ -144,14 +150,21 @@ def _managers_of(reps: set[Membership]) -> dict[int, list[Membership]]:
 
 
 def _reroute(now: datetime) -> int:
-    """Route handoffs breached longer than their organisation's grace to someone else."""
-    rerouted = 0
-    for org in Organization.objects.filter(handoff_breach_grace_hours__isnull=False):
-        calendar = calendar_for(org)
-        breached = Handoff.objects.filter(organization=org, status=Handoff.Status.BREACHED).order_by("breached_at")
-        for handoff in breached.only("pk", "breached_at"):
-            if calendar.add_hours(handoff.breached_at, org.handoff_breach_grace_hours) > now:
-                break  # ordered by breach: the rest are younger
-            if handoff_reroute(handoff=handoff, now=now) is not None:
-                rerouted += 1
+    """Route handoffs breached longer than their organisation's grace to someone else.
+
+    One query for every organisation with a grace: breached handoffs are few (the grace
+    moves them on), and the grace is in each organisation's business hours.
+    """
+    rerouted, orgs = 0, {}
+    breached = Handoff.objects.filter(
+        status=Handoff.Status.BREACHED, organization__handoff_breach_grace_hours__isnull=False
+    ).only("pk", "breached_at", "organization_id")
+    for handoff in breached:
+        org = orgs.get(handoff.organization_id)
+        if org is None:
+            org = orgs[handoff.organization_id] = Organization.objects.get(pk=handoff.organization_id)
+        if calendar_for(org).add_hours(handoff.breached_at, org.handoff_breach_grace_hours) > now:
+            continue
+        if handoff_reroute(handoff=handoff, now=now) is not None:
+            rerouted += 1
     return rerouted
