@@ -15,9 +15,10 @@ the sweep is cross-tenant as in production. The grace before re-routing is ``--g
 
 Then ``--ticks`` sweeps run as beat would run them, one a minute of simulated time from now
 (``check_deadlines(now=…)``), each timed with its statement count; every tick warns,
-breaches and re-routes what falls due in its minute (notifications included, emails queued
-to the in-process backend). A first tick catches up on everything already past due: it is
-reported apart (``catch_up``). Prints one JSON line.
+breaches and re-routes what falls due in its minute (notifications included; their emails
+queued to Redis database 14, which no worker reads and the run flushes). A first tick
+catches up on everything already past due: it is reported apart (``catch_up``). Prints one
+JSON line.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from bench.common import (
 ORG_SLUG = "bench-sweep"
 PASSWORD = "bench-password-1"
 TARGET_MS = 200
+REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -193,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         log(f"refusing to run: {exc}")
         return 2
-    # DEBUG off as in production; CaptureQueriesContext still counts the statements.
-    setup_django(**PRODUCTION_ENV, EMAIL_URL="dummymail://")  # emails are built, not sent
+    # DEBUG off as in production (CaptureQueriesContext still counts the statements). Emails are
+    # queued as in production, to a Redis database no worker reads, flushed at the end.
+    setup_django(**PRODUCTION_ENV, REDIS_URL=REDIS_URL, EMAIL_URL="dummymail://")
     ours = False
     try:
         database_create(reuse=args.reuse)
@@ -210,6 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if ours and not args.keep:
             database_drop()
+        _flush_queue()
+
+
+def _flush_queue() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 if __name__ == "__main__":

@@ -686,6 +686,9 @@ class Handoff(models.Model):
     at_risk_at = models.DateTimeField(null=True, blank=True)
     at_risk_notified_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    # Breached: when it goes to someone else (the organisation's grace after the breach, in
+    # business hours, as it was then); empty without a grace.
+    reroute_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         "accounts.Membership",
         on_delete=models.SET_NULL,
@@ -720,9 +723,11 @@ class Handoff(models.Model):
         indexes = [
             # The rep's queue: their pending handoffs by due time.
             models.Index(fields=["organization", "rep", "status", "due_at"], name="handoff_rep_queue_idx"),
-            # The SLA deadline sweep: pending handoffs past due.
+            # The deadline checks' breach step: untouched pending handoffs by due time.
             models.Index(
-                fields=["status", "due_at"], condition=models.Q(status="pending"), name="handoff_pending_due_idx"
+                fields=["due_at"],
+                condition=models.Q(status="pending", first_touch_at=None),
+                name="handoff_breach_due_idx",
             ),
             # A manager's queue: the organisation's open handoffs by due time, whoever has them.
             models.Index(
@@ -731,13 +736,13 @@ class Handoff(models.Model):
                 name="handoff_org_open_due_idx",
             ),
             # The deadline checks: untouched pending handoffs by when they are at risk, and
-            # breached ones by when they breached (the grace before re-routing).
+            # breached ones by when their grace ends.
             models.Index(
                 fields=["at_risk_at"],
                 condition=models.Q(status="pending", first_touch_at=None, at_risk_notified_at=None),
                 name="handoff_at_risk_idx",
             ),
-            models.Index(fields=["breached_at"], condition=models.Q(status="breached"), name="handoff_breached_idx"),
+            models.Index(fields=["reroute_at"], condition=models.Q(status="breached"), name="handoff_reroute_idx"),
         ]
         ordering = ["due_at", "id"]
 

@@ -13,8 +13,8 @@ One sweep, for every organisation:
 Exactly once, whatever runs at the same time: rows are claimed with ``FOR UPDATE SKIP
 LOCKED`` and changed in the same transaction as their notifications, so a second sweep
 (two beats, a retried task) skips what the first holds and no longer matches what it
-changed. Each step reads a partial index (``handoff_at_risk_idx``, ``handoff_pending_due_idx``,
-``handoff_breached_idx``) up to ``batch`` rows at a time: an idle tick is three index probes.
+changed. Each step reads a partial index (``handoff_at_risk_idx``, ``handoff_breach_due_idx``,
+``handoff_reroute_idx``) up to ``batch`` rows at a time: an idle tick is three index probes.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from django.utils import timezone
 
 from leads.handoffs import handoff_reroute
 from leads.models import Handoff
-from smarketing.accounts.models import Membership, Organization
+from smarketing.accounts.models import Membership
 from smarketing.business_time import calendar_for
-from smarketing.notifications.services import notify
+from smarketing.notifications.services import Notice, notify_many
 
 BATCH = 500
 
@@ -61,11 +61,13 @@ def check_deadlines(*, now: datetime | None = None, batch: int = BATCH) -> Sweep
     return result
 
 
-def _claim(qs, batch: int) -> list[Handoff]:
+def _claim(qs, batch: int, *, order: str) -> list[Handoff]:
+    """Lock up to ``batch`` rows of ``qs`` others don't hold, in the order of the partial index
+    that serves it (ordered by id, PostgreSQL walked the primary key and filtered every row)."""
     return list(
         qs.select_for_update(skip_locked=True, of=("self",))
         .select_related("lead", "rep__user", "organization")
-        .order_by("id")[:batch]
+        .order_by(order, "id")[:batch]
     )
 
 
@@ -80,48 +82,69 @@ def _warn_at_risk(now: datetime, batch: int) -> int:
             due_at__gt=now,  # past due it is a breach, not a warning
         ),
         batch,
+        order="at_risk_at",
     )
     Handoff.objects.filter(pk__in=[h.pk for h in handoffs]).update(at_risk_notified_at=now)
+    notices = []
     for h in handoffs:
-        left = h.due_at.astimezone(calendar_for(h.organization).tz)
-        notify(
-            recipient=h.rep,
-            kind="handoff.at_risk",
-            title=f"At risk: {h.lead} is due {left:%a %H:%M}",
-            body="Nobody has reached this lead yet. Log your first call or email before it is due.",
-            url=reverse("leads:lead_detail", args=[h.lead_id]),
-            now=now,
+        due = h.due_at.astimezone(calendar_for(h.organization).tz)
+        notices.append(
+            Notice(
+                recipient=h.rep,
+                kind="handoff.at_risk",
+                title=f"At risk: {h.lead} is due {due:%a %H:%M}",
+                body="Nobody has reached this lead yet. Log your first call or email before it is due.",
+                url=_lead_path(h.lead_id),
+            )
         )
+    notify_many(notices, now=now)
     return len(handoffs)
+
+
+def _lead_path(lead_id: int) -> str:
+    return reverse("leads:lead_detail", args=[lead_id])
 
 
 @transaction.atomic
 def _breach(now: datetime, batch: int) -> int:
     handoffs = _claim(
-        Handoff.objects.filter(status=Handoff.Status.PENDING, first_touch_at=None, due_at__lte=now), batch
+        Handoff.objects.filter(status=Handoff.Status.PENDING, first_touch_at=None, due_at__lte=now),
+        batch,
+        order="due_at",
     )
-    Handoff.objects.filter(pk__in=[h.pk for h in handoffs]).update(status=Handoff.Status.BREACHED, breached_at=now)
-    managers = _managers_of({h.rep for h in handoffs})
+    if not handoffs:
+        return 0
     for h in handoffs:
-        url = reverse("leads:lead_detail", args=[h.lead_id])
-        notify(
-            recipient=h.rep,
-            kind="handoff.breached",
-            title=f"Breached: {h.lead} was due {h.due_at:%d %b %H:%M} UTC",
-            body="The response window passed with no touch. Reach the lead now, or return it.",
-            url=url,
-            now=now,
+        org = h.organization
+        h.status, h.breached_at = Handoff.Status.BREACHED, now
+        if org.handoff_breach_grace_hours is not None:
+            h.reroute_at = calendar_for(org).add_hours(now, org.handoff_breach_grace_hours)
+    Handoff.objects.bulk_update(handoffs, ["status", "breached_at", "reroute_at"])
+    managers = _managers_of({h.rep for h in handoffs})
+    notices = []
+    for h in handoffs:
+        due = h.due_at.astimezone(calendar_for(h.organization).tz)
+        notices.append(
+            Notice(
+                recipient=h.rep,
+                kind="handoff.breached",
+                title=f"Breached: {h.lead} was due {due:%a %d %b %H:%M}",
+                body="The response window passed with no touch. Reach the lead now, or return it.",
+                url=_lead_path(h.lead_id),
+            )
         )
-        for manager in managers.get(h.rep_id, ()):
-            if manager.pk != h.rep_id:
-                notify(
-                    recipient=manager,
-                    kind="handoff.breached",
-                    title=f"Breached: {h.rep.user} did not reach {h.lead} in time",
-                    body="Reassign it from the queue, or let the grace period re-route it.",
-                    url=url,
-                    now=now,
-                )
+        notices.extend(
+            Notice(
+                recipient=manager,
+                kind="handoff.breached",
+                title=f"Breached: {h.rep.user} did not reach {h.lead} in time",
+                body="Reassign it from the queue, or let the grace period re-route it.",
+                url=_lead_path(h.lead_id),
+            )
+            for manager in managers.get(h.rep_id, ())
+            if manager.pk != h.rep_id
+        )
+    notify_many(notices, now=now)
     return len(handoffs)
 
 
@@ -150,21 +173,12 @@ def _managers_of(reps: set[Membership]) -> dict[int, list[Membership]]:
 
 
 def _reroute(now: datetime) -> int:
-    """Route handoffs breached longer than their organisation's grace to someone else.
-
-    One query for every organisation with a grace: breached handoffs are few (the grace
-    moves them on), and the grace is in each organisation's business hours.
-    """
-    rerouted, orgs = 0, {}
-    breached = Handoff.objects.filter(
-        status=Handoff.Status.BREACHED, organization__handoff_breach_grace_hours__isnull=False
-    ).only("pk", "breached_at", "organization_id")
-    for handoff in breached:
-        org = orgs.get(handoff.organization_id)
-        if org is None:
-            org = orgs[handoff.organization_id] = Organization.objects.get(pk=handoff.organization_id)
-        if calendar_for(org).add_hours(handoff.breached_at, org.handoff_breach_grace_hours) > now:
-            continue
+    """Route handoffs whose grace after the breach has ended to someone else (``reroute_at``,
+    set at the breach from the organisation's grace in its business hours). One still with
+    nobody to take it waits for a manager; it is tried again at each sweep."""
+    rerouted = 0
+    due = Handoff.objects.filter(status=Handoff.Status.BREACHED, reroute_at__lte=now).order_by("reroute_at", "id")
+    for handoff in due.only("pk"):
         if handoff_reroute(handoff=handoff, now=now) is not None:
             rerouted += 1
     return rerouted

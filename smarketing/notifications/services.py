@@ -6,6 +6,8 @@ delivered", "new handoff", "handoff returned", "SLA breach", "deal won").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -16,6 +18,17 @@ from django.utils import timezone
 
 from smarketing.accounts.models import Membership
 from smarketing.notifications.models import Notification
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to make: for whom, what happened, and a link to it."""
+
+    recipient: Membership
+    kind: str
+    title: str
+    body: str = ""
+    url: str = ""
 
 
 @transaction.atomic
@@ -30,26 +43,48 @@ def notify(
     now: datetime | None = None,
 ) -> Notification | None:
     """Notify ``recipient`` in the app and, after commit, by email. A removed member gets nothing (None)."""
-    from smarketing.notifications.tasks import send_notification_email
+    made = notify_many([Notice(recipient, kind, title, body, url)], email=email, now=now)
+    return made[0] if made else None
 
-    if url and not url.startswith("/"):
-        raise ValueError(f"A notification links to an in-app path such as /leads/12/, not {url!r}.")
-    # Asked of the database: the caller's copy of the membership may predate a removal.
-    if not Membership.objects.filter(pk=recipient.pk, removed_at=None).exists():
-        return None
-    notification = Notification.objects.create(
-        organization_id=recipient.organization_id,
-        recipient=recipient,
-        kind=kind,
-        # The title is also the email subject: one line, and it must fit the column.
-        title=" ".join(title.split())[:200],
-        body=body,
-        url=url,
-        created_at=now or timezone.now(),
+
+@transaction.atomic
+def notify_many(notices: Iterable[Notice], *, email: bool = True, now: datetime | None = None) -> list[Notification]:
+    """Make many notifications in three statements (a sweep may tell dozens of people at once);
+    each is emailed after commit. Removed members are left out."""
+    from smarketing.notifications.tasks import send_notification_email, send_notification_emails
+
+    notices = list(notices)
+    for notice in notices:
+        if notice.url and not notice.url.startswith("/"):
+            raise ValueError(f"A notification links to an in-app path such as /leads/12/, not {notice.url!r}.")
+    if not notices:
+        return []
+    # Asked of the database: the caller's copy of a membership may predate a removal.
+    active = set(
+        Membership.objects.filter(pk__in={n.recipient.pk for n in notices}, removed_at=None).values_list(
+            "pk", flat=True
+        )
     )
-    if email:
-        send_notification_email.delay_on_commit(notification.pk)
-    return notification
+    at = now or timezone.now()
+    made = Notification.objects.bulk_create(
+        Notification(
+            organization_id=n.recipient.organization_id,
+            recipient=n.recipient,
+            kind=n.kind,
+            # The title is also the email subject: one line, and it must fit the column.
+            title=" ".join(n.title.split())[:200],
+            body=n.body,
+            url=n.url,
+            created_at=at,
+        )
+        for n in notices
+        if n.recipient.pk in active
+    )
+    if email and len(made) == 1:
+        send_notification_email.delay_on_commit(made[0].pk)
+    elif email and made:  # one message on the queue, not one per notification
+        send_notification_emails.delay_on_commit([n.pk for n in made])
+    return made
 
 
 def notification_send_email(*, notification_id: int) -> bool:

@@ -98,3 +98,23 @@ def test_mark_all_read_touches_only_the_members_own(rep, marketer):
     assert services.notifications_mark_all_read(membership=rep) == 0
     assert selectors.notification_unread_count(membership=rep) == 0
     assert selectors.notification_unread_count(membership=marketer) == 1
+
+
+def test_notify_many_makes_them_at_once_skips_removed_members_and_emails_each_once(
+    rep, marketer, manager, django_capture_on_commit_callbacks
+):
+    manager.removed_at = timezone.now()
+    manager.save()
+    notices = [
+        services.Notice(recipient=member, kind="handoff.breached", title=f"Breached for {member.user.email}")
+        for member in (rep, marketer, manager)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        made = services.notify_many(notices)
+    assert {n.recipient for n in made} == {rep, marketer}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([rep.user.email, marketer.user.email])
+    with django_capture_on_commit_callbacks(execute=True):  # a retried batch sends nothing twice
+        from smarketing.notifications.tasks import send_notification_emails
+
+        assert send_notification_emails([n.pk for n in made]) == 0
+    assert len(mail.outbox) == 2
