@@ -28,6 +28,7 @@ import json
 import random
 import sys
 import time
+from datetime import time as dt_time
 from datetime import timedelta
 from pathlib import Path
 
@@ -58,8 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=20, help="sales reps (default 20)")
     parser.add_argument("--orgs", type=int, default=20, help="other organisations, 50 handoffs each (default 20)")
     parser.add_argument("--window-hours", type=float, default=36.0, help="due this long after creation (36)")
-    parser.add_argument("--grace-hours", type=int, default=2, help="business hours before re-routing (2)")
-    parser.add_argument("--ticks", type=int, default=120, help="sweeps, one a simulated minute (default 120)")
+    parser.add_argument("--grace-hours", type=int, default=0, help="business hours before re-routing (0: at once)")
+    parser.add_argument("--ticks", type=int, default=60, help="sweeps, one a simulated minute (default 60)")
     parser.add_argument("--reuse", action="store_true", help="use the database if it exists (a bench database)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     args = parser.parse_args(argv)
@@ -79,6 +80,7 @@ def _org(slug: str, reps: int, grace: int):
     org = admin.organization
     org.handoff_breach_grace_hours = grace
     org.working_days = [0, 1, 2, 3, 4, 5, 6]  # every day, all day: every simulated minute counts
+    org.opens_at, org.closes_at = dt_time(0, 0), dt_time(23, 59, 59)
     org.save()
     manager = Membership.objects.create(
         organization=org, user=User.objects.create_user(email=f"manager@{slug}.test"), role="manager", side="sales"

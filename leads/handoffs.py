@@ -219,6 +219,12 @@ def handoffs_create_bulk(
                 )
             )
     Handoff.objects.bulk_create(handoffs, batch_size=2000)
+    _notify_new_many(handoffs, org=org, email=email, now=now)
+    return handoffs
+
+
+def _notify_new_many(handoffs: list[Handoff], *, org: Organization, email: bool, now: datetime) -> None:
+    """Tell each rep of their new handoffs: one notification per rep, not one per lead."""
     by_rep: dict[int, list[Handoff]] = defaultdict(list)
     for handoff in handoffs:
         by_rep[handoff.rep_id].append(handoff)
@@ -232,11 +238,10 @@ def handoffs_create_bulk(
                 kind="handoff.new",
                 title=f"{len(rep_handoffs)} new handoffs",
                 body=f"The first is due {first_due:%a %d %b %H:%M} ({org.time_zone}).",
-                url=reverse("leads:lead_list") + "?stage=mql",
+                url=reverse("handoffs:queue"),
                 email=email,
                 now=now,
             )
-    return handoffs
 
 
 def _locked(handoff: Handoff) -> Handoff:
@@ -347,19 +352,52 @@ def _route_again(handoff: Handoff, now: datetime) -> RoutingDecision:
 
 
 @transaction.atomic
-def handoff_reroute(*, handoff: Handoff, now: datetime | None = None) -> Handoff | None:
-    """Route a breached handoff to someone else after the organisation's grace (the deadline
-    checks; no person acts). Returns the new handoff, or None when it is no longer breached or
-    nobody else can take it (it stays breached for a manager)."""
+def handoffs_reroute(*, org: Organization, handoff_ids: Iterable[int], now: datetime | None = None) -> list[Handoff]:
+    """Route breached handoffs to someone else once the organisation's grace is over (the
+    deadline checks; no person acts): one routing state for all of them, bulk writes, one
+    notification per new rep. Handoffs no longer breached, or held by a concurrent run, are
+    left alone; one nobody else can take stays breached for a manager. Returns the new ones."""
+    from leads.services import active_scoring_model
+
     now = now or timezone.now()
-    handoff = _locked(handoff)
-    if handoff.status != Handoff.Status.BREACHED:
-        return None
-    decision = _route_again(handoff, now)
-    if decision.rep is None:
-        return None
-    decision.log.append({"step": "rerouted", "why": "breached and not taken within the grace"})
-    return _hand_over(handoff, decision, now)
+    old = list(
+        Handoff.objects.for_org(org)
+        .filter(pk__in=list(handoff_ids), status=Handoff.Status.BREACHED)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("lead__company", "lead__first_campaign", "lead__latest_campaign", "created_by")
+        .order_by("pk")
+    )
+    if not old:
+        return []
+    router = Router(org=org, now=now)
+    definitions, scoring_model = definitions_in_force(org=org, at=now), active_scoring_model(org)
+    moved, new = [], []
+    for handoff in old:
+        handoff.lead.organization = org
+        decision = router.route(handoff.lead, exclude={handoff.rep_id})
+        if decision.rep is None:
+            continue
+        decision.log.append({"step": "rerouted", "why": "breached and not taken within the grace"})
+        handoff.status = Handoff.Status.REASSIGNED
+        moved.append(handoff)
+        new.append(
+            _build(
+                lead=handoff.lead,
+                decision=decision,
+                created_by=handoff.created_by,
+                note=handoff.note,
+                now=now,
+                definitions=definitions,
+                scoring_model=scoring_model,
+            )
+        )
+    Handoff.objects.bulk_update(moved, ["status"])  # first: at most one open handoff per lead
+    Handoff.objects.bulk_create(new)
+    for handoff, successor in zip(moved, new, strict=True):
+        handoff.reassigned_to = successor
+    Handoff.objects.bulk_update(moved, ["reassigned_to"])
+    _notify_new_many(new, org=org, email=True, now=now)
+    return new
 
 
 def _hand_over(handoff: Handoff, decision: RoutingDecision, now: datetime) -> Handoff:

@@ -27,9 +27,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from leads.handoffs import handoff_reroute
+from leads.handoffs import handoffs_reroute
 from leads.models import Handoff
-from smarketing.accounts.models import Membership
+from smarketing.accounts.models import Membership, Organization
 from smarketing.business_time import calendar_for
 from smarketing.notifications.services import Notice, notify_many
 
@@ -174,11 +174,13 @@ def _managers_of(reps: set[Membership]) -> dict[int, list[Membership]]:
 
 def _reroute(now: datetime) -> int:
     """Route handoffs whose grace after the breach has ended to someone else (``reroute_at``,
-    set at the breach from the organisation's grace in its business hours). One still with
-    nobody to take it waits for a manager; it is tried again at each sweep."""
-    rerouted = 0
-    due = Handoff.objects.filter(status=Handoff.Status.BREACHED, reroute_at__lte=now).order_by("reroute_at", "id")
-    for handoff in due.only("pk"):
-        if handoff_reroute(handoff=handoff, now=now) is not None:
-            rerouted += 1
-    return rerouted
+    set at the breach from the organisation's grace in its business hours), one routing
+    state per organisation. One nobody else can take waits for a manager, tried again each
+    sweep."""
+    due: dict[int, list[int]] = defaultdict(list)
+    for pk, org_id in Handoff.objects.filter(status=Handoff.Status.BREACHED, reroute_at__lte=now).values_list(
+        "pk", "organization_id"
+    ):
+        due[org_id].append(pk)
+    orgs = Organization.objects.in_bulk(list(due))
+    return sum(len(handoffs_reroute(org=orgs[org_id], handoff_ids=ids, now=now)) for org_id, ids in due.items())
