@@ -20,6 +20,7 @@ from leads.models import Handoff, Lead, ReturnReason, ScoringModel
 from leads.routing import Router, RoutingDecision
 from personas.models import DefinitionVersion
 from personas.selectors import definitions_in_force
+from sla.agreements import response_hours_for
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.policy import can, can_work_handoff
 from smarketing.business_time import calendar_for
@@ -29,14 +30,16 @@ from smarketing.notifications.services import notify
 _UNSET = object()
 
 
-def handoff_due_at(*, org: Organization, start: datetime) -> datetime:
-    """When a handoff made at ``start`` is due: the response window in the organisation's business hours."""
-    return calendar_for(org).add_hours(start, org.handoff_response_hours)
+def handoff_due_at(*, org: Organization, start: datetime, rep_id: int | None = None) -> datetime:
+    """When a handoff to ``rep_id`` made at ``start`` is due: the response window of the
+    agreement in force (or the organisation's setting) in the organisation's business hours."""
+    return calendar_for(org).add_hours(start, response_hours_for(org=org, rep_id=rep_id, at=start))
 
 
-def handoff_at_risk_at(*, org: Organization, start: datetime) -> datetime:
+def handoff_at_risk_at(*, org: Organization, start: datetime, rep_id: int | None = None) -> datetime:
     """When a handoff made at ``start`` is at risk if still untouched: that share of its window."""
-    return calendar_for(org).add_hours(start, org.handoff_response_hours * org.handoff_at_risk_percent / 100)
+    hours = response_hours_for(org=org, rep_id=rep_id, at=start) * org.handoff_at_risk_percent / 100
+    return calendar_for(org).add_hours(start, hours)
 
 
 def _notify_new(handoff: Handoff, *, email: bool = True) -> None:
@@ -75,8 +78,8 @@ def _build(
         lead=lead,
         rep=decision.rep,
         created_at=now,
-        due_at=handoff_due_at(org=lead.organization, start=now),
-        at_risk_at=handoff_at_risk_at(org=lead.organization, start=now),
+        due_at=handoff_due_at(org=lead.organization, start=now, rep_id=decision.rep.pk),
+        at_risk_at=handoff_at_risk_at(org=lead.organization, start=now, rep_id=decision.rep.pk),
         created_by=created_by,
         note=note.strip(),
         routing_rule=decision.rule,

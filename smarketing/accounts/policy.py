@@ -64,6 +64,8 @@ ROLE_RULES: dict[str, frozenset[str] | Callable[[Membership], bool]] = {
     "opportunities.view": STAFF,
     "opportunities.work": frozenset({Role.ADMIN, Role.MANAGER, Role.SALES_REP}),  # own deals, for reps
     "opportunities.manage": frozenset({Role.ADMIN, Role.MANAGER}),  # any deal; set its owner
+    "sla.view": STAFF,
+    "sla.edit": frozenset({Role.ADMIN, Role.MANAGER}),  # draft, change, withdraw, renew (signing: managers by side)
 }
 
 # Machine clients act for the organisation but never administer it.
