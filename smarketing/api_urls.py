@@ -5,6 +5,7 @@ from django.urls import path
 from leads import api as leads_api
 from leads import campaign_api, deal_api, handoff_api, lead_api
 from personas import api as personas_api
+from sla import api as sla_api
 from smarketing.accounts import api as accounts_api
 from smarketing.notifications import api as notifications_api
 
@@ -86,6 +87,12 @@ urlpatterns = [
     path("routing-rules/<int:routingrule_id>", handoff_api.RoutingRuleDetail.as_view(), name="routing-rule-detail"),
     path("routing/preview", handoff_api.RoutingPreview.as_view(), name="routing-preview"),
     path("teams", handoff_api.TeamList.as_view(), name="team-list"),
+    path("slas", sla_api.AgreementList.as_view(), name="sla-list"),
+    path("slas/<int:agreement_id>", sla_api.AgreementDetail.as_view(), name="sla-detail"),
+    path("slas/<int:agreement_id>/sign", sla_api.AgreementSign.as_view(), name="sla-sign"),
+    path("slas/<int:agreement_id>/withdraw", sla_api.AgreementWithdraw.as_view(), name="sla-withdraw"),
+    path("slas/<int:agreement_id>/renew", sla_api.AgreementRenew.as_view(), name="sla-renew"),
+    path("slas/<int:agreement_id>/compliance", sla_api.AgreementCompliance.as_view(), name="sla-compliance"),
     path("touches", deal_api.TouchList.as_view(), name="touch-list"),
     path("touches/<int:touch_id>", deal_api.TouchDetail.as_view(), name="touch-detail"),
     path("opportunities", deal_api.OpportunityList.as_view(), name="opportunity-list"),

@@ -213,6 +213,8 @@ SPECTACULAR_SETTINGS = {
         "TouchOutcomeEnum": "leads.models.Touch.Outcome",
         "OpportunityKindEnum": "leads.models.Opportunity.Kind",
         "OpportunityStatusEnum": "leads.models.Opportunity.Status",
+        "AgreementPeriodEnum": "sla.models.Agreement.Period",
+        "AgreementStatusEnum": "sla.models.Agreement.Status",
     },
 }
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("leads.handoff_urls")),
     path("", include("leads.deal_urls")),
+    path("", include("sla.urls")),
     path("", include("leads.import_urls")),
     path("", include("leads.scoring_urls")),
     path("", include("leads.duplicate_urls")),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 from django.core.files.base import ContentFile
@@ -22,6 +23,7 @@ from leads.duplicates import leads_merge
 from leads.models import Job, Opportunity, ScoringModel, Touch
 from personas.glossary import default_terms
 from personas.services import DefinitionsInput, definitions_propose
+from sla.models import Agreement
 from smarketing.accounts import services
 from smarketing.accounts.models import Holiday, Membership
 from tests.factories import (
@@ -141,6 +143,14 @@ def world(org, owners):
         "job_id": Job.objects.create(organization=org, kind=Job.Kind.IMPORT).pk,
         "handoff_id": HandoffFactory(rep=owners[4]).pk,  # the sales rep's
         "routingrule_id": RoutingRuleFactory(organization=org).pk,
+        "agreement_id": Agreement.objects.create(
+            organization=org,
+            starts_on=date(2026, 12, 1),
+            ends_on=date(2026, 12, 31),
+            response_hours=4,
+            revenue_target=1000,
+            mql_target=10,
+        ).pk,
         "holiday_id": Holiday.objects.create(organization=org, date=lead.created_at.date(), name="Day off").pk,
         "touch_id": Touch.objects.create(
             organization=org, lead=lead, rep=owners[4], kind="call", outcome="connected", occurred_at=lead.created_at

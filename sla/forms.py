@@ -1,0 +1,38 @@
+"""The agreement form: its shape; the rules are ``sla.agreements``' (shown on the field)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from leads.models import Team
+from sla.agreements import AgreementInput
+from sla.models import Agreement
+from smarketing.accounts.models import Organization
+
+
+class AgreementForm(forms.Form):
+    period = forms.ChoiceField(choices=Agreement.Period.choices)
+    starts_on = forms.DateField(
+        label="Period", help_text="Any day of the month or quarter.", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="The whole organisation")
+    mql_target = forms.IntegerField(required=False, label="MQLs marketing delivers")
+    sql_target = forms.IntegerField(required=False, label="SQLs (accepted by sales)")
+    min_acceptance_percent = forms.IntegerField(required=False, label="Minimum acceptance rate (%)")
+    response_hours = forms.IntegerField(label="First touch within (business hours)", initial=4)
+    attempts_min = forms.IntegerField(label="Touch attempts at least", initial=3)
+    attempts_days = forms.IntegerField(label="… within (days)", initial=5)
+    revenue_target = forms.DecimalField(max_digits=14, decimal_places=2, label="Shared revenue target")
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, org: Organization, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.for_org(org)
+        self.fields["revenue_target"].label = f"Shared revenue target ({org.currency})"
+
+    def to_input(self) -> AgreementInput:
+        return AgreementInput(**self.cleaned_data)
+
+    @classmethod
+    def initial_of(cls, agreement: Agreement) -> dict:
+        return vars(AgreementInput.of(agreement))

@@ -1,0 +1,135 @@
+"""Pages of the SLA: the agreements, their live compliance, drafting, signing and renewal.
+
+Everyone on staff reads; managers draft, change, withdraw and renew; a manager signs for
+their own side. Thin over ``sla.agreements`` and ``sla.compliance``.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from sla import agreements, compliance
+from sla.forms import AgreementForm
+from sla.models import Agreement
+from smarketing.accounts.models import Membership
+from smarketing.accounts.policy import can
+from smarketing.accounts.tenancy import get_for_org, org_required
+from smarketing.errors import DomainError, Forbidden
+from smarketing.forms import call_service
+
+
+def _get(request: HttpRequest, agreement_id: int) -> Agreement:
+    return get_for_org(
+        Agreement.objects.select_related(
+            "team", "organization", "marketing_signed_by__user", "sales_signed_by__user", "created_by__user"
+        ),
+        org=request.org,
+        pk=agreement_id,
+    )
+
+
+@org_required(permission="sla.view")
+def agreement_list(request: HttpRequest) -> HttpResponse:
+    current = [compliance.compliance(a) for a in compliance.current_agreements(request.org)]
+    shown = {c.agreement.pk for c in current}
+    others = (
+        Agreement.objects.for_org(request.org)
+        .exclude(pk__in=shown)
+        .select_related("team", "marketing_signed_by__user", "sales_signed_by__user")
+        .order_by("-starts_on", "team_id", "-id")[:50]
+    )
+    context = {"current": current, "others": others, "can_edit": can(request.membership, "sla.edit")}
+    return render(request, "sla/agreement_list.html", context)
+
+
+@org_required(permission="sla.edit")
+def agreement_create(request: HttpRequest) -> HttpResponse:
+    form = AgreementForm(request.POST or None, org=request.org)
+    if request.method == "POST" and form.is_valid():
+        agreement = call_service(
+            form, agreements.agreement_draft, org=request.org, actor=request.membership, data=form.to_input()
+        )
+        if agreement is not None:
+            messages.success(request, f"Agreement for {agreement} drafted: both sides sign it to make it active.")
+            return redirect("sla:agreement_detail", agreement.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "sla/agreement_form.html", {"form": form}, status=status)
+
+
+@org_required(permission="sla.edit")
+def agreement_edit(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = _get(request, agreement_id)
+    form = AgreementForm(request.POST or None, org=request.org, initial=AgreementForm.initial_of(agreement))
+    if request.method == "POST" and form.is_valid():
+        changed = call_service(
+            form, agreements.agreement_update, agreement=agreement, actor=request.membership, data=form.to_input()
+        )
+        if changed is not None:
+            messages.success(request, "Agreement changed; any signature given is withdrawn.")
+            return redirect("sla:agreement_detail", agreement.pk)
+    status = 400 if form.is_bound else 200
+    return render(request, "sla/agreement_form.html", {"form": form, "agreement": agreement}, status=status)
+
+
+@org_required(permission="sla.view")
+def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    agreement = _get(request, agreement_id)
+    me = request.membership
+    context = {
+        "agreement": agreement,
+        "figures": compliance.compliance(agreement) if agreement.status == Agreement.Status.ACTIVE else None,
+        "can_edit": can(me, "sla.edit"),
+        "sign_side": me.side
+        if agreement.status == Agreement.Status.DRAFT
+        and me.role == Membership.Role.MANAGER
+        and me.side in Membership.Side.values
+        and getattr(agreement, f"{me.side}_signed_by_id") is None
+        else "",
+    }
+    return render(request, "sla/agreement_detail.html", context)
+
+
+def _act(request: HttpRequest, agreement_id: int, service, success: str, **kwargs) -> HttpResponse:
+    agreement = _get(request, agreement_id)
+    try:
+        result = service(agreement=agreement, actor=request.membership, **kwargs)
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("sla:agreement_detail", agreement.pk)
+    messages.success(request, success.format(agreement=result))
+    return redirect("sla:agreement_detail", result.pk)
+
+
+@org_required(permission="sla.view")
+@require_POST
+def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    return _act(
+        request,
+        agreement_id,
+        agreements.agreement_sign,
+        "Signed. {agreement.get_status_display}.",
+        side=request.POST.get("side", ""),
+    )
+
+
+@org_required(permission="sla.edit")
+@require_POST
+def agreement_withdraw(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    return _act(request, agreement_id, agreements.agreement_withdraw, "Draft withdrawn.")
+
+
+@org_required(permission="sla.edit")
+@require_POST
+def agreement_renew(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    return _act(
+        request,
+        agreement_id,
+        agreements.agreement_renew,
+        "Renewed as a draft for {agreement.period_label}: review it and sign.",
+    )
