@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
 from leads.models import Team
@@ -36,3 +38,25 @@ class AgreementForm(forms.Form):
     @classmethod
     def initial_of(cls, agreement: Agreement) -> dict:
         return vars(AgreementInput.of(agreement))
+
+
+class CalculatorForm(forms.Form):
+    """The reverse-funnel calculator's question: a target, a period, a window, any rate known better."""
+
+    revenue_target = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    period = forms.ChoiceField(choices=Agreement.Period.choices, initial=Agreement.Period.MONTH)
+    starts_on = forms.DateField(label="Period", widget=forms.DateInput(attrs={"type": "date"}))
+    window_days = forms.IntegerField(
+        min_value=7, max_value=730, initial=180, label="History window (days)", help_text="The rates come from it."
+    )
+    deal_size = forms.DecimalField(required=False, min_value=Decimal("0.01"), label="Average won deal")
+    win_rate = forms.FloatField(required=False, min_value=0.1, max_value=100, label="Win rate (%)")
+    sql_to_deal = forms.FloatField(required=False, min_value=0.1, max_value=100, label="SQL → deal (%)")
+    mql_to_sql = forms.FloatField(required=False, min_value=0.1, max_value=100, label="MQL → SQL (%)")
+
+    def entered(self) -> dict:
+        data = self.cleaned_data
+        rates = {
+            k: data[k] / 100 if data.get(k) is not None else None for k in ("win_rate", "sql_to_deal", "mql_to_sql")
+        }
+        return {"deal_size": data.get("deal_size"), **rates}

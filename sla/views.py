@@ -6,14 +6,17 @@ their own side. Thin over ``sla.agreements`` and ``sla.compliance``.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from sla import agreements, compliance
-from sla.forms import AgreementForm
+from sla import agreements, compliance, funnel
+from sla.forms import AgreementForm, CalculatorForm
 from sla.models import Agreement
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
@@ -46,9 +49,14 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
     return render(request, "sla/agreement_list.html", context)
 
 
+# What the calculator's "draft with these numbers" may prefill.
+PREFILL = ("period", "starts_on", "mql_target", "sql_target", "revenue_target")
+
+
 @org_required(permission="sla.edit")
 def agreement_create(request: HttpRequest) -> HttpResponse:
-    form = AgreementForm(request.POST or None, org=request.org)
+    initial = {k: request.GET[k] for k in PREFILL if request.GET.get(k)}
+    form = AgreementForm(request.POST or None, org=request.org, initial=initial)
     if request.method == "POST" and form.is_valid():
         agreement = call_service(
             form, agreements.agreement_draft, org=request.org, actor=request.membership, data=form.to_input()
@@ -133,3 +141,42 @@ def agreement_renew(request: HttpRequest, agreement_id: int) -> HttpResponse:
         agreements.agreement_renew,
         "Renewed as a draft for {agreement.period_label}: review it and sign.",
     )
+
+
+@org_required(permission="sla.view")
+def calculator(request: HttpRequest) -> HttpResponse:
+    """The reverse funnel: from the revenue target to MQLs, from the organisation's own history."""
+    today = timezone.localdate()
+    form = CalculatorForm(request.GET or None, initial={"starts_on": today, "window_days": 180})
+    result, draft_query = None, ""
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        start, end = agreements.period_bounds(data["period"], data["starts_on"])
+        try:
+            result = funnel.reverse_funnel(
+                org=request.org,
+                revenue_target=data["revenue_target"],
+                period_start=start,
+                period_end=end,
+                window_days=data["window_days"],
+                entered=form.entered(),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            draft_query = urlencode(
+                {
+                    "period": data["period"],
+                    "starts_on": start.isoformat(),
+                    "mql_target": result.needed.mqls,
+                    "sql_target": result.needed.sqls,
+                    "revenue_target": data["revenue_target"],
+                }
+            )
+    context = {
+        "form": form,
+        "result": result,
+        "draft_query": draft_query,
+        "can_edit": can(request.membership, "sla.edit"),
+    }
+    return render(request, "sla/calculator.html", context, status=400 if form.is_bound and form.errors else 200)
