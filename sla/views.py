@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from sla import agreements, compliance, funnel
+from sla import agreements, compliance, forecast, funnel
 from sla.forms import AgreementForm, CalculatorForm
 from sla.models import Agreement
 from smarketing.accounts.models import Membership
@@ -90,6 +90,8 @@ def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
     context = {
         "agreement": agreement,
         "figures": compliance.compliance(agreement) if agreement.status == Agreement.Status.ACTIVE else None,
+        "forecast": forecast.forecast(agreement) if agreement.status == Agreement.Status.ACTIVE else None,
+        "can_reassign": can(me, "handoffs.manage"),
         "can_edit": can(me, "sla.edit"),
         "sign_side": me.side
         if agreement.status == Agreement.Status.DRAFT
