@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from leads.models import Team
 from personas.api import InputSerializer, OrgRelatedField
-from sla import agreements, compliance
+from sla import agreements, compliance, forecast
 from sla.models import MAX_RESPONSE_HOURS, Agreement
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import get_for_org
@@ -206,3 +206,35 @@ class AgreementCompliance(AgreementMixin, generics.GenericAPIView):
 
     def get(self, request: Request, agreement_id: int) -> Response:
         return Response(ComplianceSerializer(compliance.compliance(self.get_agreement())).data)
+
+
+class ProjectionSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    actual = serializers.FloatField()
+    projected = serializers.FloatField(help_text="At the pace so far, by the end of the period.")
+    target = serializers.FloatField(allow_null=True)
+    on_track = serializers.BooleanField(allow_null=True)
+
+
+class PredictedBreachSerializer(serializers.Serializer):
+    handoff = serializers.IntegerField(source="handoff.pk")
+    rep = serializers.IntegerField(source="handoff.rep_id")
+    due_at = serializers.DateTimeField(source="handoff.due_at")
+    expected_at = serializers.DateTimeField(help_text="When the rep is expected to reach the lead.")
+    position = serializers.IntegerField(help_text="Place in the rep's queue, soonest due first.")
+    rate = serializers.FloatField(help_text="The rep's first touches per business hour lately.")
+
+
+class ForecastSerializer(serializers.Serializer):
+    elapsed = serializers.FloatField()
+    projections = ProjectionSerializer(many=True)
+    predicted = PredictedBreachSerializer(many=True, help_text="Open handoffs expected to breach.")
+
+
+class AgreementForecast(AgreementMixin, generics.GenericAPIView):
+    """Where the period ends at the current pace, and the handoffs predicted to breach."""
+
+    serializer_class = ForecastSerializer
+
+    def get(self, request: Request, agreement_id: int) -> Response:
+        return Response(ForecastSerializer(forecast.forecast(self.get_agreement())).data)

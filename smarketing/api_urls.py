@@ -93,6 +93,7 @@ urlpatterns = [
     path("slas/<int:agreement_id>/withdraw", sla_api.AgreementWithdraw.as_view(), name="sla-withdraw"),
     path("slas/<int:agreement_id>/renew", sla_api.AgreementRenew.as_view(), name="sla-renew"),
     path("slas/<int:agreement_id>/compliance", sla_api.AgreementCompliance.as_view(), name="sla-compliance"),
+    path("slas/<int:agreement_id>/forecast", sla_api.AgreementForecast.as_view(), name="sla-forecast"),
     path("touches", deal_api.TouchList.as_view(), name="touch-list"),
     path("touches/<int:touch_id>", deal_api.TouchDetail.as_view(), name="touch-detail"),
     path("opportunities", deal_api.OpportunityList.as_view(), name="opportunity-list"),

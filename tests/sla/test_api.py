@@ -34,6 +34,8 @@ def test_draft_sign_both_sides_and_read_compliance(api, org, manager, rep, terms
     figures = api(rep).get(f"{url}/compliance").json()
     assert figures["marketing"][0]["label"] == "MQLs delivered" and figures["marketing"][0]["target"] == 30
     assert figures["revenue"]["target"] == 40000.0 and figures["revenue"]["met"] is False
+    forecast = api(rep).get(f"{url}/forecast").json()
+    assert forecast["projections"][0]["label"] == "MQLs" and forecast["predicted"] == []
 
 
 @pytest.mark.parametrize(
@@ -55,5 +57,12 @@ def test_a_wrong_side_signature_is_400_and_a_rep_cannot_draft(api, manager, rep,
 
 def test_another_organisations_agreement_is_404(api, manager, outsider, terms):
     url = api(manager).post("/api/v1/slas", terms, format="json")["Location"]
-    for method, suffix in [("get", ""), ("patch", ""), ("post", "/sign"), ("get", "/compliance"), ("post", "/renew")]:
+    for method, suffix in [
+        ("get", ""),
+        ("patch", ""),
+        ("post", "/sign"),
+        ("get", "/compliance"),
+        ("get", "/forecast"),
+        ("post", "/renew"),
+    ]:
         assert getattr(api(outsider), method)(f"{url}{suffix}", {}, format="json").status_code == 404
