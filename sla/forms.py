@@ -9,7 +9,7 @@ from django import forms
 from leads.models import Team
 from sla.agreements import AgreementInput
 from sla.models import Agreement
-from smarketing.accounts.models import Organization
+from smarketing.accounts.models import Membership, Organization
 
 
 class AgreementForm(forms.Form):
@@ -60,3 +60,18 @@ class CalculatorForm(forms.Form):
             k: data[k] / 100 if data.get(k) is not None else None for k in ("win_rate", "sql_to_deal", "mql_to_sql")
         }
         return {"deal_size": data.get("deal_size"), **rates}
+
+
+class ReviewNotesForm(forms.Form):
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 6}), max_length=20000)
+
+
+class ActionItemForm(forms.Form):
+    text = forms.CharField(max_length=300, label="Action")
+    owner = forms.ModelChoiceField(queryset=Membership.objects.none())
+    due_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, org: Organization, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = Membership.objects.for_org(org).filter(removed_at=None).select_related("user")
+        self.fields["owner"].label_from_instance = lambda m: str(m.user)

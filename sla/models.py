@@ -72,6 +72,8 @@ class Agreement(models.Model):
     )
     sales_signed_at = models.DateTimeField(null=True, blank=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Recorded by the period-end check: marketing's delivery against its commitment.
+    marketing_result = models.JSONField(null=True, blank=True)
 
     objects = OrgQuerySet.as_manager()
 
@@ -103,3 +105,47 @@ class Agreement(models.Model):
 
     def covers(self, day: date) -> bool:
         return self.starts_on <= day <= self.ends_on
+
+
+class Review(models.Model):
+    """The monthly review of a period: both sides' results, wins, best and worst sources, return
+    reasons, open content requests (a snapshot made at generation), and the meeting's notes."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sla_reviews")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    figures = models.JSONField(default=dict, help_text="The snapshot the page shows (sla.reviews.review_figures).")
+    notes = models.TextField(blank=True, help_text="What the meeting said.")
+    generated_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "starts_on", "ends_on"], name="review_one_per_period")
+        ]
+        ordering = ["-starts_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"Review of {self.starts_on:%B %Y}"
+
+
+class ActionItem(models.Model):
+    """Something the review meeting decided someone will do, by when."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="actions")
+    text = models.CharField(max_length=300)
+    owner = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
+    due_on = models.DateField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["done_at", "due_on", "id"]
+
+    def __str__(self) -> str:
+        return self.text

@@ -13,3 +13,11 @@ def check_deadlines() -> dict:
     """Warn at-risk handoffs, breach overdue ones, re-route after the grace; safe to run twice at once."""
     result = run_checks()
     return {"at_risk": result.at_risk, "breached": result.breached, "rerouted": result.rerouted}
+
+
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=5, retry_backoff_max=300, max_retries=5)
+def period_end_check() -> int:
+    """Record ended agreements' marketing results; generate and email last month's review, once."""
+    from sla.reviews import period_end_check as run
+
+    return run()

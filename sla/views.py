@@ -6,6 +6,7 @@ their own side. Thin over ``sla.agreements`` and ``sla.compliance``.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,9 +16,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from sla import agreements, compliance, forecast, funnel
-from sla.forms import AgreementForm, CalculatorForm
-from sla.models import Agreement
+from sla import agreements, compliance, forecast, funnel, reviews
+from sla.forms import ActionItemForm, AgreementForm, CalculatorForm, ReviewNotesForm
+from sla.models import ActionItem, Agreement, Review
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
 from smarketing.accounts.tenancy import get_for_org, org_required
@@ -182,3 +183,87 @@ def calculator(request: HttpRequest) -> HttpResponse:
         "can_edit": can(request.membership, "sla.edit"),
     }
     return render(request, "sla/calculator.html", context, status=400 if form.is_bound and form.errors else 200)
+
+
+# --- The monthly review ------------------------------------------------------------------
+
+
+@org_required(permission="sla.view")
+def review_list(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    last_month = today.replace(day=1) - timedelta(days=1)
+    context = {
+        "reviews": Review.objects.for_org(request.org)[:36],
+        "can_edit": can(request.membership, "sla.edit"),
+        "months": [today, last_month],
+    }
+    return render(request, "sla/review_list.html", context)
+
+
+@org_required(permission="sla.edit")
+@require_POST
+def review_generate(request: HttpRequest) -> HttpResponse:
+    try:
+        day = date.fromisoformat(request.POST.get("day", ""))
+    except ValueError:
+        messages.error(request, "Choose a month.")
+        return redirect("sla:review_list")
+    review = reviews.review_generate(org=request.org, day=day)
+    messages.success(request, f"{review} generated from today's figures.")
+    return redirect("sla:review_detail", review.pk)
+
+
+def _review(request: HttpRequest, review_id: int) -> Review:
+    return get_for_org(Review.objects.all(), org=request.org, pk=review_id)
+
+
+@org_required(permission="sla.view")
+def review_detail(request: HttpRequest, review_id: int, *, status: int = 200, **forms) -> HttpResponse:
+    review = _review(request, review_id)
+    context = {
+        "review": review,
+        "f": review.figures,
+        "actions": review.actions.select_related("owner__user"),
+        "can_edit": can(request.membership, "sla.edit"),
+        "notes_form": forms.get("notes_form") or ReviewNotesForm(initial={"notes": review.notes}),
+        "action_form": forms.get("action_form") or ActionItemForm(org=request.org),
+    }
+    return render(request, "sla/review_detail.html", context, status=status)
+
+
+@org_required(permission="sla.edit")
+@require_POST
+def review_notes(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = _review(request, review_id)
+    form = ReviewNotesForm(request.POST)
+    if not form.is_valid():
+        return review_detail(request, review_id, status=400, notes_form=form)
+    reviews.review_update_notes(review=review, notes=form.cleaned_data["notes"])
+    messages.success(request, "Notes saved.")
+    return redirect("sla:review_detail", review.pk)
+
+
+@org_required(permission="sla.edit")
+@require_POST
+def action_add(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = _review(request, review_id)
+    form = ActionItemForm(request.POST, org=request.org)
+    if form.is_valid() and call_service(
+        form, reviews.action_add, review=review, actor=request.membership, **form.cleaned_data
+    ):
+        messages.success(request, "Action added.")
+        return redirect("sla:review_detail", review.pk)
+    return review_detail(request, review_id, status=400, action_form=form)
+
+
+@org_required(permission="sla.view")
+@require_POST
+def action_done(request: HttpRequest, actionitem_id: int) -> HttpResponse:
+    action = get_for_org(ActionItem.objects.all(), org=request.org, pk=actionitem_id)
+    if action.owner_id != request.membership.pk and not can(request.membership, "sla.edit"):
+        raise PermissionDenied("Only its owner or a manager marks an action done.")
+    try:
+        reviews.action_done(action=action)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("sla:review_detail", action.review_id)

@@ -265,6 +265,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sla.tasks.check_deadlines",
         "schedule": 60,
     },
+    # Hourly, so each organisation's midnight is caught in its own time zone; runs once a period.
+    "sla-period-end": {
+        "task": "sla.tasks.period_end_check",
+        "schedule": 60 * 60,
+    },
 }
 
 # --- Logging --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from leads.duplicates import leads_merge
 from leads.models import Job, Opportunity, ScoringModel, Touch
 from personas.glossary import default_terms
 from personas.services import DefinitionsInput, definitions_propose
-from sla.models import Agreement
+from sla.models import ActionItem, Agreement, Review
 from smarketing.accounts import services
 from smarketing.accounts.models import Holiday, Membership
 from tests.factories import (
@@ -150,6 +150,12 @@ def world(org, owners):
             response_hours=4,
             revenue_target=1000,
             mql_target=10,
+        ).pk,
+        "review_id": (
+            review := Review.objects.create(organization=org, starts_on=date(2026, 11, 1), ends_on=date(2026, 11, 30))
+        ).pk,
+        "actionitem_id": ActionItem.objects.create(
+            organization=org, review=review, text="Do it", owner=owners[4], due_on=date(2026, 12, 1)
         ).pk,
         "holiday_id": Holiday.objects.create(organization=org, date=lead.created_at.date(), name="Day off").pk,
         "touch_id": Touch.objects.create(
