@@ -355,17 +355,30 @@ def _route_again(handoff: Handoff, now: datetime) -> RoutingDecision:
 
 
 @transaction.atomic
-def handoffs_reroute(*, org: Organization, handoff_ids: Iterable[int], now: datetime | None = None) -> list[Handoff]:
-    """Route breached handoffs to someone else once the organisation's grace is over (the
-    deadline checks; no person acts): one routing state for all of them, bulk writes, one
-    notification per new rep. Handoffs no longer breached, or held by a concurrent run, are
-    left alone; one nobody else can take stays breached for a manager. Returns the new ones."""
+def handoffs_reroute(
+    *,
+    org: Organization,
+    handoff_ids: Iterable[int],
+    now: datetime | None = None,
+    why: str = "breached and not taken within the grace",
+    untouched_pending: bool = False,
+) -> list[Handoff]:
+    """Route handoffs to someone else with no person acting: breached ones once the grace is
+    over (the deadline checks), or, with ``untouched_pending``, pending ones predicted to breach
+    (the forecast, when the organisation asks for it). One routing state for all of them, bulk
+    writes, one notification per new rep. Handoffs whose state changed meanwhile, or held by a
+    concurrent run, are left alone; one nobody else can take stays as it is. Returns the new ones."""
     from leads.services import active_scoring_model
 
     now = now or timezone.now()
+    state = (
+        {"status": Handoff.Status.PENDING, "first_touch_at": None}
+        if untouched_pending
+        else {"status": Handoff.Status.BREACHED}
+    )
     old = list(
         Handoff.objects.for_org(org)
-        .filter(pk__in=list(handoff_ids), status=Handoff.Status.BREACHED)
+        .filter(pk__in=list(handoff_ids), **state)
         .select_for_update(skip_locked=True, of=("self",))
         .select_related("lead__company", "lead__first_campaign", "lead__latest_campaign", "created_by")
         .order_by("pk")
@@ -380,7 +393,7 @@ def handoffs_reroute(*, org: Organization, handoff_ids: Iterable[int], now: date
         decision = router.route(handoff.lead, exclude={handoff.rep_id})
         if decision.rep is None:
             continue
-        decision.log.append({"step": "rerouted", "why": "breached and not taken within the grace"})
+        decision.log.append({"step": "rerouted", "why": why})
         handoff.status = Handoff.Status.REASSIGNED
         moved.append(handoff)
         new.append(

@@ -25,6 +25,7 @@ from django.utils import timezone
 from leads.models import Absence, Handoff, Lead, Opportunity, StageChange
 from sla.compliance import _scoped, period_range
 from sla.models import Agreement
+from smarketing.accounts.models import Organization
 from smarketing.business_time import calendar_for
 
 RATE_DAYS = 14
@@ -186,3 +187,21 @@ def predicted_breaches(agreement: Agreement, *, now: datetime | None = None) -> 
             if expected > handoff.due_at:
                 predicted.append(PredictedBreach(handoff, expected, position, round(rate, 2)))
     return sorted(predicted, key=lambda p: p.handoff.due_at)
+
+
+def reroute_predicted(*, now: datetime | None = None) -> int:
+    """For organisations that ask for it, route each handoff predicted to breach to someone
+    else before it does (a beat task every 15 minutes). Returns how many were re-routed."""
+    from leads.handoffs import handoffs_reroute
+    from sla.compliance import current_agreements
+
+    now = now or timezone.now()
+    rerouted = 0
+    for org in Organization.objects.filter(handoff_reroute_predicted=True):
+        today = timezone.localdate(now, timezone=calendar_for(org).tz)
+        ids = {p.handoff.pk for a in current_agreements(org, today=today) for p in predicted_breaches(a, now=now)}
+        if ids:
+            rerouted += len(
+                handoffs_reroute(org=org, handoff_ids=ids, now=now, why="predicted to breach", untouched_pending=True)
+            )
+    return rerouted

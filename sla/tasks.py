@@ -21,3 +21,11 @@ def period_end_check() -> int:
     from sla.reviews import period_end_check as run
 
     return run()
+
+
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=5, retry_backoff_max=300, max_retries=3)
+def reroute_predicted() -> int:
+    """Route handoffs predicted to breach to someone else, where the organisation asks for it."""
+    from sla.forecast import reroute_predicted as run
+
+    return run()

@@ -266,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60,
     },
     # Hourly, so each organisation's midnight is caught in its own time zone; runs once a period.
+    # Where the organisation asks for it: handoffs predicted to breach go to someone else first.
+    "sla-reroute-predicted": {
+        "task": "sla.tasks.reroute_predicted",
+        "schedule": 15 * 60,
+    },
     "sla-period-end": {
         "task": "sla.tasks.period_end_check",
         "schedule": 60 * 60,

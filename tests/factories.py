@@ -209,6 +209,7 @@ def organization_settings_data(org, **changes) -> dict:
         "handoff_response_hours": org.handoff_response_hours,
         "handoff_at_risk_percent": org.handoff_at_risk_percent,
         "handoff_breach_grace_hours": org.handoff_breach_grace_hours or "",
+        "handoff_reroute_predicted": "on" if org.handoff_reroute_predicted else "",
         "content_request_turnaround_days": org.content_request_turnaround_days,
         "currency": org.currency,
         "pipeline_stages": "\n".join(org.pipeline_stages),

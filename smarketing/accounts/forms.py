@@ -128,6 +128,7 @@ class OrganizationForm(forms.ModelForm):
             "handoff_response_hours",
             "handoff_at_risk_percent",
             "handoff_breach_grace_hours",
+            "handoff_reroute_predicted",
             "content_request_turnaround_days",
             "currency",
             "pipeline_stages",
@@ -136,6 +137,7 @@ class OrganizationForm(forms.ModelForm):
         labels = {
             "handoff_at_risk_percent": "At risk after (% of the window)",
             "handoff_breach_grace_hours": "Re-route a breach after (business hours)",
+            "handoff_reroute_predicted": "Re-route handoffs predicted to breach",
         }
 
     def clean(self) -> dict:

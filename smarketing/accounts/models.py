@@ -112,6 +112,10 @@ class Organization(models.Model):
         help_text="Business hours after a breach before the handoff is routed to someone else; empty: never "
         "automatically.",
     )
+    handoff_reroute_predicted = models.BooleanField(
+        default=False,
+        help_text="Route a handoff predicted to breach (the SLA forecast) to someone else before it does.",
+    )
     # The business-hours calendar (smarketing.business_time), with the holidays (Holiday).
     working_days = models.JSONField(
         default=default_working_days, help_text="Working weekdays, 0 = Monday … 6 = Sunday."

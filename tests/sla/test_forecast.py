@@ -92,3 +92,23 @@ def test_a_fast_rep_is_not_flagged_and_an_absent_one_is(org, rep, agreement):
 def test_the_agreement_page_shows_the_forecast(login, manager, agreement):
     body = login(manager).get(f"/sla/{agreement.pk}/").content.decode()
     assert 'data-testid="forecast"' in body and 'data-testid="pace-chart"' in body
+
+
+def test_predicted_breaches_are_rerouted_where_the_organisation_asks(org, sales, rep, manager, agreement):
+    from leads.models import Handoff
+    from sla.forecast import reroute_predicted
+
+    slow = HandoffFactory(rep=rep, created_at=NOW - timedelta(hours=1), due_at=NOW + timedelta(hours=3))
+    Absence.objects.create(
+        organization=org, membership=rep, starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(days=3)
+    )
+    assert reroute_predicted(now=NOW) == 0  # not asked for
+    org.handoff_reroute_predicted = True
+    org.save()
+
+    assert reroute_predicted(now=NOW) == 1
+
+    slow.refresh_from_db()
+    assert slow.status == "reassigned" and slow.reassigned_to.rep == manager  # the fallback: the rep is away
+    assert slow.reassigned_to.routing_log[-1] == {"step": "rerouted", "why": "predicted to breach"}
+    assert Handoff.objects.filter(status="pending").count() == 1
