@@ -6,6 +6,7 @@ their own side. Thin over ``sla.agreements`` and ``sla.compliance``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -104,7 +105,9 @@ def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
     return render(request, "sla/agreement_detail.html", context)
 
 
-def _act(request: HttpRequest, agreement_id: int, service, success: str, **kwargs) -> HttpResponse:
+def _act(
+    request: HttpRequest, agreement_id: int, service, success: Callable[[Agreement], str], **kwargs
+) -> HttpResponse:
     agreement = _get(request, agreement_id)
     try:
         result = service(agreement=agreement, actor=request.membership, **kwargs)
@@ -113,7 +116,7 @@ def _act(request: HttpRequest, agreement_id: int, service, success: str, **kwarg
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("sla:agreement_detail", agreement.pk)
-    messages.success(request, success.format(agreement=result))
+    messages.success(request, success(result))
     return redirect("sla:agreement_detail", result.pk)
 
 
@@ -124,7 +127,7 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
         request,
         agreement_id,
         agreements.agreement_sign,
-        "Signed. {agreement.get_status_display}.",
+        lambda a: f"Signed. {a.get_status_display()}.",
         side=request.POST.get("side", ""),
     )
 
@@ -132,7 +135,7 @@ def agreement_sign(request: HttpRequest, agreement_id: int) -> HttpResponse:
 @org_required(permission="sla.edit")
 @require_POST
 def agreement_withdraw(request: HttpRequest, agreement_id: int) -> HttpResponse:
-    return _act(request, agreement_id, agreements.agreement_withdraw, "Draft withdrawn.")
+    return _act(request, agreement_id, agreements.agreement_withdraw, lambda a: "Draft withdrawn.")
 
 
 @org_required(permission="sla.edit")
@@ -142,7 +145,7 @@ def agreement_renew(request: HttpRequest, agreement_id: int) -> HttpResponse:
         request,
         agreement_id,
         agreements.agreement_renew,
-        "Renewed as a draft for {agreement.period_label}: review it and sign.",
+        lambda a: f"Renewed as a draft for {a.period_label}: review it and sign.",
     )
 
 

@@ -128,6 +128,18 @@ def test_bad_terms_are_shown_on_the_form_and_nothing_is_drafted(login, manager, 
     assert not Agreement.objects.exists()
 
 
+def test_signing_from_the_page_says_the_status_it_left(login, org, manager, marketing_manager):
+    draft = agreement_draft(
+        org=org,
+        actor=manager,
+        data=AgreementInput(starts_on=timezone.localdate(), revenue_target=Decimal(1), response_hours=4, mql_target=1),
+    )
+    response = login(manager).post(f"/sla/{draft.pk}/sign/", {"side": "sales"}, follow=True)
+    assert "Signed. Draft (awaiting signatures)." in response.content.decode()
+    response = login(marketing_manager).post(f"/sla/{draft.pk}/sign/", {"side": "marketing"}, follow=True)
+    assert "Signed. Active." in response.content.decode()
+
+
 def test_a_wrong_side_signature_from_the_page_is_refused(login, agreement, org, manager):
     draft = agreement_draft(
         org=org,
