@@ -15,7 +15,9 @@ from smarketing.accounts.models import Membership, Organization
 class AgreementForm(forms.Form):
     period = forms.ChoiceField(choices=Agreement.Period.choices)
     starts_on = forms.DateField(
-        label="Period", help_text="Any day of the month or quarter.", widget=forms.DateInput(attrs={"type": "date"})
+        label="A day in the period",
+        help_text="Any day of the month or quarter.",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="The whole organisation")
     mql_target = forms.IntegerField(required=False, label="MQLs marketing delivers")
@@ -45,7 +47,7 @@ class CalculatorForm(forms.Form):
 
     revenue_target = forms.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     period = forms.ChoiceField(choices=Agreement.Period.choices, initial=Agreement.Period.MONTH)
-    starts_on = forms.DateField(label="Period", widget=forms.DateInput(attrs={"type": "date"}))
+    starts_on = forms.DateField(label="A day in the period", widget=forms.DateInput(attrs={"type": "date"}))
     window_days = forms.IntegerField(
         min_value=7, max_value=730, initial=180, label="History window (days)", help_text="The rates come from it."
     )
