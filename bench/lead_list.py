@@ -152,9 +152,7 @@ def seed(args: argparse.Namespace) -> World:
                 latest_campaign_id = CASE
                     WHEN id %% 2000 = 1 THEN %(rare)s
                     WHEN id %% 10 < 6 THEN (%(common)s::bigint[])[(id / 10) %% %(n_common)s + 1]
-                END,
-                fit_score = (id * 7919) %% 41,
-                total_score = (id * 7919) %% 41 + (id * 104729) %% 61
+                END
             WHERE organization_id = %(org)s
             """,
             {
@@ -166,10 +164,20 @@ def seed(args: argparse.Namespace) -> World:
                 "org": world.org.pk,
             },
         )
+        cur.execute(
+            """
+            UPDATE leads_leadscore SET
+                fit = (lead_id * 7919) %% 41,
+                total = (lead_id * 7919) %% 41 + (lead_id * 104729) %% 61
+            WHERE organization_id = %(org)s
+            """,
+            {"org": world.org.pk},
+        )
     log(f"spread owners, campaigns and scores in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE leads_lead")
+        cur.execute("VACUUM ANALYZE leads_leadscore")
         cur.execute("ANALYZE")
     log(f"VACUUM ANALYZE in {time.perf_counter() - t0:.1f} s")
     return world
@@ -226,7 +234,7 @@ def explain(world: World, params: dict[str, str]) -> str:
 
     form = LeadFilterForm(params, org=world.org)
     order = form.order()
-    leads = selectors.lead_list(org=world.org, filters=form.filters())
+    leads = selectors.lead_list(org=world.org, filters=form.filters(), order=order)
     page = leads.order_by(order, "-pk" if order.startswith("-") else "pk")[:51]
     return page.explain(analyze=True, buffers=True)
 

@@ -69,3 +69,30 @@ def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[o
     sql = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([row_sql] * len(rows))}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
+
+
+def upsert_rows(
+    *,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    conflict: str,
+    kinds: Sequence[str | None] | None = None,
+    update: Sequence[str] | None = None,
+) -> None:
+    """One multi-row ``INSERT … ON CONFLICT (<conflict>) DO UPDATE`` setting the ``update``
+    columns (default: every other one) to the row's value (PostgreSQL and SQLite ≥ 3.24 alike):
+    rows that may or may not exist yet."""
+    if not rows:
+        return
+    kinds = kinds or [None] * len(columns)
+    q = connection.ops.quote_name
+    row_sql = "(" + ", ".join(_placeholder(k) for k in kinds) + ")"
+    update = update if update is not None else [c for c in columns if c != conflict]
+    updates = ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([row_sql] * len(rows))} "  # noqa: S608
+        f"ON CONFLICT ({q(conflict)}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])

@@ -13,8 +13,9 @@ unique per organisation case-insensitively (``lead_email_ci_unique`` on ``UPPER(
 A merge keeps the older lead, moves the other's rows onto it (``MOVED_RELATIONS``), fills the
 kept lead's empty attributes from the other, records a ``LeadMerge`` with everything needed to
 undo it, and deletes the other. The lifecycle stage is never changed by a merge (stages move
-only through ``lead_transition``), and scores stay as stored: moved events keep the points they
-earned, and the next scored event or rescore recalculates the kept lead.
+only through ``lead_transition``), and scores stay as stored: the kept lead keeps its score row,
+moved events keep the points they earned, and the next scored event or rescore recalculates the
+kept lead; the dropped lead's score is in the snapshot and comes back with it on undo.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from leads.models import (
     Lead,
     LeadDuplicateDismissal,
     LeadMerge,
+    LeadScore,
+    LeadScoreExplanation,
     Opportunity,
     ScoreChange,
     StageChange,
@@ -65,6 +68,17 @@ MOVED_RELATIONS: list[tuple[type[models.Model], str]] = [
 NOT_MOVED_RELATIONS: dict[tuple[type[models.Model], str], str] = {
     (LeadDuplicateDismissal, "lead_low"): "A dismissal is about the dropped record's pairs; it goes with it.",
     (LeadDuplicateDismissal, "lead_high"): "A dismissal is about the dropped record's pairs; it goes with it.",
+    (LeadScore, "lead"): "The kept lead keeps its own score; the dropped one's is in the snapshot (undo restores it).",
+    (LeadScoreExplanation, "lead"): "Goes with the score: the kept lead's stays, the dropped one's is in the snapshot.",
+}
+# The score of the dropped lead as the snapshot keeps it (``snapshot["score"]``).
+_SCORE_FIELDS = ("fit", "engagement", "engagement_scored_at", "total")
+# Merges made before the score had its own table snapshot it as lead columns.
+_LEGACY_SCORE_KEYS = {
+    "fit": "fit_score",
+    "engagement": "engagement_score",
+    "engagement_scored_at": "engagement_scored_at",
+    "total": "total_score",
 }
 # Attributes of the kept lead that a merge fills from the dropped one when empty.
 FILLED_FIELDS = (
@@ -291,6 +305,9 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     if Handoff.objects.filter(lead__in=locked, status__in=Handoff.OPEN).count() > 1:
         raise Conflict("Both leads are with sales (an open handoff each): accept, return or reassign one first.")
     snapshot = {f.attname: _snapshot_value(f.value_from_object(drop)) for f in _SNAPSHOT_FIELDS}
+    score = drop.current_score
+    snapshot["score"] = {name: _snapshot_value(getattr(score, name)) for name in _SCORE_FIELDS}
+    snapshot["score_explanation"] = drop.score_explanation
     moved: dict[str, list[int]] = {}
     for model, fk in MOVED_RELATIONS:
         ids = list(model._default_manager.filter(**{fk: drop}).values_list("pk", flat=True))
@@ -356,6 +373,7 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
         raise Conflict("The dropped lead's id is in use again; the merge can't be undone.")
     dropped = Lead(**{f.attname: _restored_value(f, merge.snapshot.get(f.attname)) for f in _SNAPSHOT_FIELDS})
     dropped.save(force_insert=True)
+    _restore_score(dropped, merge.snapshot)
     for label, ids in merge.moved.items():
         model, fk = _RELATIONS_BY_LABEL[label]
         model._default_manager.filter(pk__in=ids, **{fk: keep}).update(**{fk: dropped})
@@ -369,6 +387,20 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     merge.undone_at, merge.undone_by = now, actor
     merge.save(update_fields=["undone_at", "undone_by"])
     return dropped
+
+
+def _restore_score(lead: Lead, snapshot: dict) -> None:
+    """The dropped lead's score row (and explanation) as the merge found them."""
+    saved = snapshot.get("score") or {name: snapshot.get(key) for name, key in _LEGACY_SCORE_KEYS.items()}
+    values = {
+        name: LeadScore._meta.get_field(name).to_python(saved.get(name))
+        for name in _SCORE_FIELDS
+        if saved.get(name) is not None
+    }
+    LeadScore.objects.create(lead=lead, organization_id=lead.organization_id, **values)
+    explanation = snapshot.get("score_explanation")
+    if explanation:
+        LeadScoreExplanation.objects.create(lead=lead, explanation=explanation)
 
 
 def duplicate_dismiss(*, lead: Lead, other: Lead, actor: Membership | None) -> LeadDuplicateDismissal:

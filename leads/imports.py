@@ -53,13 +53,26 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files import File
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, reset_queries, transaction
 from django.db.models import JSONField, Model, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from leads.bulk_sql import update_from_values, upsert_rows
 from leads.exports import safe_cell
-from leads.models import BuyerStage, Company, Job, Lead, ScoringModel, Seniority, StageChange, phone_key_for
+from leads.models import (
+    BuyerStage,
+    Company,
+    Job,
+    Lead,
+    LeadScore,
+    LeadScoreExplanation,
+    ScoringModel,
+    Seniority,
+    StageChange,
+    phone_key_for,
+)
 from leads.scoring import fit_points
 from leads.services import (
     MAX_FIELD,
@@ -869,13 +882,16 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
 
 
 def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], now: datetime) -> int:
-    """New leads and their first stage change, as lead_create makes them, in two statements."""
+    """New leads, their score rows (and fit explanations) and their first stage change, as
+    lead_create makes them, a statement each."""
     if not rows:
         return 0
     if ctx.copy:
         return _copy_leads(ctx, rows, companies, now)
     leads: dict[str, list] = {name: [] for name in NEW_LEAD_COLUMNS}
     explanations: dict[int, dict] = {}  # one object per distinct fit explanation: serialised once
+    fits: list[int] = []
+    whys: list[dict] = []
     for row in rows:
         data, company = row.data, companies.get(row.line)
         title, seniority = data.title or "", data.seniority or ""
@@ -892,20 +908,24 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
             ("company_id", company.pk if company else None),
             ("buyer_stage", data.buyer_stage or ""),
             ("persona_id", persona_id),
-            ("fit_score", fit),
-            ("total_score", fit),
-            ("score_explanation", explanations.get(id(why)) or explanations.setdefault(id(why), {"fit": why})),
         ):
             leads[name].append(value)
+        fits.append(fit)
+        whys.append(explanations.get(id(why)) or explanations.setdefault(id(why), {"fit": why}))
     n = len(rows)
     leads |= {
         "organization_id": [ctx.org.pk] * n,
         "lifecycle_stage": [Lead.Stage.LEAD.value] * n,
-        "engagement_score": [0.0] * n,
         "created_at": [now] * n,
         "updated_at": [now] * n,
     }
     ids = _insert(Lead, leads)
+    _insert(LeadScore, {"lead_id": ids, "organization_id": [ctx.org.pk] * n, "fit": fits, "total": fits})
+    explained = [(pk, why) for pk, why in zip(ids, whys, strict=True) if why["fit"]]
+    if explained:
+        _insert(
+            LeadScoreExplanation, {"lead_id": [pk for pk, _ in explained], "explanation": [w for _, w in explained]}
+        )
     _insert(
         StageChange,
         {
@@ -917,7 +937,7 @@ def _create(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], n
             "actor_id": [ctx.job.created_by_id] * n,
             "rule": [ctx.rule] * n,
             "reason": [f"Imported from line {row.line}" for row in rows],
-            "total_score": leads["total_score"],
+            "total_score": fits,
             "definitions_version_id": [ctx.definitions_id] * n,
             "scoring_model_id": [ctx.model.pk if ctx.model else None] * n,
         },
@@ -937,9 +957,6 @@ NEW_LEAD_COLUMNS = [
     "company_id",
     "buyer_stage",
     "persona_id",
-    "fit_score",
-    "total_score",
-    "score_explanation",
 ]
 UPDATE_FIELDS = [
     "first_name",
@@ -951,9 +968,6 @@ UPDATE_FIELDS = [
     "buyer_stage",
     "company",
     "persona",
-    "fit_score",
-    "total_score",
-    "score_explanation",
     "phone_key",  # set by _apply with the phone; compared by duplicate detection
     "updated_at",
 ]
@@ -964,38 +978,58 @@ def _update(ctx: Context, updates: list[tuple[int, Row]], companies: dict[int, F
     a lead (the others are counted as skipped: nothing new)."""
     if not updates:
         return 0
-    leads = Lead.objects.select_related("company").in_bulk([lead_id for lead_id, _ in updates])
+    leads = Lead.objects.select_related("company", "score", "score_explanation_row").in_bulk(
+        [lead_id for lead_id, _ in updates]
+    )
     facts = {pk: _facts_of(lead.company) for pk, lead in leads.items()}
-    before = {pk: _state(lead, facts[pk]) for pk, lead in leads.items()}
+    fits = {pk: lead.fit_score for pk, lead in leads.items()}
+    before = {pk: _state(lead, facts[pk], fits[pk]) for pk, lead in leads.items()}
     for lead_id, row in updates:
         lead = leads[lead_id]
         _apply(lead, row.data)
         if _names_company(row.data):
             facts[lead_id] = company = companies.get(row.line)
             lead.company_id = company.pk if company else None
-    changed = []
+    changed, explanations = [], []
     for pk, lead in leads.items():
-        lead.persona_id, lead.fit_score, why = _fit(
+        lead.persona_id, fits[pk], why = _fit(
             ctx, title=lead.title, seniority=lead.seniority, email=lead.email, company=facts[pk]
         )
-        lead.score_explanation = {**(lead.score_explanation or {}), "fit": why}
-        lead.total_score = lead.fit_score + round(lead.engagement_score)
-        if _state(lead, facts[pk]) != before[pk]:
+        if _state(lead, facts[pk], fits[pk]) != before[pk]:
             lead.updated_at = now
             changed.append(lead)
+            explanations.append((pk, json.dumps({**lead.score_explanation, "fit": why}, cls=DjangoJSONEncoder)))
     Lead.objects.bulk_update(changed, UPDATE_FIELDS)
+    rowless = [lead for lead in changed if lead.current_score._state.adding]  # made around the services
+    LeadScore.objects.bulk_create(
+        [LeadScore(lead_id=lead.pk, organization_id=lead.organization_id) for lead in rowless], ignore_conflicts=True
+    )
+    # The total from the engagement as stored now, in the statement: scoring may be changing it.
+    update_from_values(
+        table=LeadScore._meta.db_table,
+        columns=("lead_id", "fit"),
+        rows=[(lead.pk, fits[lead.pk]) for lead in changed],
+        join="lead_id",
+        assignments="fit = v.fit, total = v.fit + CAST(ROUND(leads_leadscore.engagement) AS INTEGER)",
+    )
+    upsert_rows(
+        table=LeadScoreExplanation._meta.db_table,
+        columns=("lead_id", "explanation"),
+        kinds=(None, "jsonb"),
+        rows=explanations,
+        conflict="lead_id",
+    )
     changed_ids = {lead.pk for lead in changed}
     return sum(1 for lead_id, _ in updates if lead_id in changed_ids)
 
 
-def _state(lead: Lead, company: Facts | None) -> tuple:
+def _state(lead: Lead, company: Facts | None, fit: int) -> tuple:
     return (
         *(getattr(lead, name) for name in UPDATE_FIELDS[:7]),
         lead.company_id,
         (company.industry, company.size, company.country) if company else None,
         lead.persona_id,
-        lead.fit_score,
-        lead.total_score,
+        fit,
     )
 
 
@@ -1139,14 +1173,12 @@ LEAD_COPY_COLUMNS = [
     *LEAD_TEXT_COLUMNS,
     "company_id",
     "persona_id",
-    "fit_score",
-    "total_score",
-    "score_explanation",
     "lifecycle_stage",
-    "engagement_score",
     "created_at",
     "updated_at",
 ]
+SCORE_COPY_COLUMNS = ["lead_id", "organization_id", "fit", "engagement", "total"]
+EXPLANATION_COPY_COLUMNS = ["lead_id", "explanation"]
 STAGE_CHANGE_COPY_COLUMNS = [
     "id",
     "organization_id",
@@ -1191,12 +1223,13 @@ def _copy_str(value: str) -> str:
 
 
 def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], now: datetime) -> int:
-    """``_create`` on PostgreSQL: the leads and their stage changes by COPY, each line put
-    together from the row's prepared text and what the run adds (ids, company, persona, fit)."""
+    """``_create`` on PostgreSQL: the leads, their score rows, fit explanations and stage changes
+    by COPY, each line put together from the row's prepared text and what the run adds (ids,
+    company, persona, fit)."""
     n = len(rows)
     lead_ids = _next_ids(Lead, n)
     change_ids = _next_ids(StageChange, n)
-    explanations, explanation_field = ctx.explanation_text, Lead._meta.get_field("score_explanation")
+    explanations, explanation_field = ctx.explanation_text, LeadScoreExplanation._meta.get_field("explanation")
     org, stamp, stage = ctx.org.pk, _copy_one(None, now), Lead.Stage.LEAD.value
     change_tail = "\t".join(
         _copy_one(None, value)
@@ -1205,7 +1238,7 @@ def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None
     change_end = "\t".join(
         _copy_one(None, value) for value in (ctx.definitions_id, ctx.model.pk if ctx.model else None)
     )
-    leads, changes = [], []
+    leads, scores, explained, changes = [], [], [], []
     for lead_id, change_id, row in zip(lead_ids, change_ids, rows, strict=True):
         company = companies.get(row.line)
         persona_id, fit, why = _fit(
@@ -1216,15 +1249,18 @@ def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None
             known = explanations[id(why)] = (why, _copy_one(explanation_field, {"fit": why}))
         company_id = NULL if company is None else company.pk
         persona = NULL if persona_id is None else persona_id
-        leads.append(
-            f"{lead_id}\t{org}\t{row.text}\t{company_id}\t{persona}\t{fit}\t{fit}\t{known[1]}\t"
-            f"{stage}\t0\t{stamp}\t{stamp}\n"
-        )
+        leads.append(f"{lead_id}\t{org}\t{row.text}\t{company_id}\t{persona}\t{stage}\t{stamp}\t{stamp}\n")
+        scores.append(f"{lead_id}\t{org}\t{fit}\t0\t{fit}\n")
+        if why:
+            explained.append(f"{lead_id}\t{known[1]}\n")
         changes.append(
             f"{change_id}\t{org}\t{lead_id}\t\t{stage}\t{change_tail}\tImported from line {row.line}\t"
             f"{fit}\t{change_end}\n"
         )
     _copy(Lead, LEAD_COPY_COLUMNS, leads)
+    _copy(LeadScore, SCORE_COPY_COLUMNS, scores)
+    if explained:
+        _copy(LeadScoreExplanation, EXPLANATION_COPY_COLUMNS, explained)
     _copy(StageChange, STAGE_CHANGE_COPY_COLUMNS, changes)
     return n
 

@@ -63,7 +63,10 @@ class LeadRowSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     owner = LeadOwnerSerializer(read_only=True, allow_null=True)
     persona = PersonaRefSerializer(read_only=True, allow_null=True)
     first_campaign = CampaignRefSerializer(read_only=True, allow_null=True, help_text="First touch.")
+    # The score, from the lead's score row (0 when it has none).
+    fit_score = serializers.IntegerField(read_only=True)
     engagement_score = RoundedIntegerField(read_only=True, help_text="Decayed engagement, rounded.")
+    total_score = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Lead
@@ -283,12 +286,11 @@ class LeadList(LeadMixin, generics.GenericAPIView):
         query = LeadFilterSerializer(data=request.query_params, context=self.get_serializer_context())
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        leads = selectors.lead_list(org=self.org, filters=query.filters())
+        order = SORTS[params["sort"]]
+        leads = selectors.lead_list(org=self.org, filters=query.filters(), order=order)
         cursor = params.get("cursor")
         try:
-            page = keyset_page(
-                leads, order=SORTS[params["sort"]], cursor=cursor, size=min(params["page_size"], MAX_PAGE_SIZE)
-            )
+            page = keyset_page(leads, order=order, cursor=cursor, size=min(params["page_size"], MAX_PAGE_SIZE))
         except (ValueError, TypeError, DjangoValidationError):  # a cursor made for another sort
             page = None
         if cursor and (page is None or page.is_first):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator
@@ -176,11 +178,8 @@ class Lead(models.Model):
     lifecycle_stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
     buyer_stage = models.CharField(max_length=20, choices=BuyerStage.choices, blank=True)
     persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    fit_score = models.IntegerField(default=0)
-    engagement_score = models.FloatField(default=0, help_text="Decayed engagement as of engagement_scored_at.")
-    engagement_scored_at = models.DateTimeField(null=True, blank=True)
-    total_score = models.IntegerField(default=0)
-    score_explanation = models.JSONField(default=dict, blank=True)
+    # The score lives in LeadScore (and its explanation in LeadScoreExplanation): scoring
+    # rewrites a narrow row there, not this wide one with its many indexes.
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     # What the list's text search looks in; PostgreSQL indexes it with trigrams (migration 0005).
@@ -209,8 +208,6 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["organization", "lifecycle_stage", "-created_at"], name="lead_org_stage_created_idx"),
             models.Index(fields=["organization", "-created_at"], name="lead_org_created_idx"),
-            # With the id: keyset pages over equal scores are index ranges, not sorts.
-            models.Index(fields=["organization", "-total_score", "-id"], name="lead_org_score_id_idx"),
             models.Index(fields=["organization", "owner", "-created_at"], name="lead_org_owner_created_idx"),
             models.Index(fields=["organization", "phone_key"], name="lead_org_phone_key_idx"),
         ]
@@ -221,6 +218,82 @@ class Lead(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    # The score as the API, pages and exports name it, read from the lead's LeadScore row
+    # (select_related("score") in lists). A lead without one reads 0: services create the row
+    # with the lead, but a row made some other way must not break a page.
+    @property
+    def current_score(self) -> LeadScore:
+        try:
+            return self.score
+        except LeadScore.DoesNotExist:
+            return LeadScore(lead_id=self.pk, organization_id=self.organization_id)
+
+    @property
+    def fit_score(self) -> int:
+        return self.current_score.fit
+
+    @property
+    def engagement_score(self) -> float:
+        """Decayed engagement as of ``engagement_scored_at``."""
+        return self.current_score.engagement
+
+    @property
+    def engagement_scored_at(self) -> datetime | None:
+        return self.current_score.engagement_scored_at
+
+    @property
+    def total_score(self) -> int:
+        return self.current_score.total
+
+    @property
+    def score_explanation(self) -> dict:
+        """Why the lead scores what it does: ``{"fit": [...], "engagement": [...]}`` ({} if nothing yet)."""
+        try:
+            return self.score_explanation_row.explanation
+        except LeadScoreExplanation.DoesNotExist:
+            return {}
+
+
+class LeadScore(models.Model):
+    """A lead's current score: fit plus decayed engagement, in a narrow row of its own.
+
+    Kept out of ``leads_lead`` because scoring rewrites it all the time (every scored event,
+    every rescore): a row here is ~60 bytes with two indexes, where a lead row is wide with a
+    dozen (a trigram one among them). One per lead, created with the lead.
+    """
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="score")
+    # No index of its own: leadscore_org_total_idx starts with it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    fit = models.IntegerField(default=0)
+    engagement = models.FloatField(default=0, help_text="Decayed engagement as of engagement_scored_at.")
+    engagement_scored_at = models.DateTimeField(null=True, blank=True)
+    total = models.IntegerField(default=0)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # The lead list's score sort and filters; with the lead, keyset pages over equal
+            # scores are index ranges, not sorts.
+            models.Index(fields=["organization", "-total", "-lead"], name="leadscore_org_total_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.total} (fit {self.fit})"
+
+
+class LeadScoreExplanation(models.Model):
+    """Why a lead has its score (fit rules passed, latest engagement): written with the score,
+    kept apart so the score row stays narrow (an explanation is often several hundred bytes).
+    A lead without one has nothing explained yet."""
+
+    lead = models.OneToOneField(Lead, on_delete=models.CASCADE, primary_key=True, related_name="score_explanation_row")
+    explanation = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"Score explanation of lead {self.lead_id}"
 
 
 class StageChange(models.Model):

@@ -1,9 +1,10 @@
 """Full rescore after a scoring-model change: set-based, in chunks of lead ids, constant memory.
 
 The rules of a scoring model are compiled to SQL expressions (the same rules leads.scoring
-evaluates in Python for incremental scoring). Each chunk is one transaction of three
-statements: record score changes, update the leads, mark the chunk's pending events as
-scored; then leads that now qualify become MQLs in bulk through the services.
+evaluates in Python for incremental scoring). Each chunk is one transaction: record score
+changes, update the leads' score rows (``leads_leadscore``, narrow: not the wide lead rows),
+mark the chunk's pending events as scored; then leads that now qualify become MQLs in bulk
+through the services.
 """
 
 from __future__ import annotations
@@ -207,21 +208,28 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> t
         )
         if connection.vendor == "postgresql":
             cursor.execute("ANALYZE rescore_scores")  # a temporary table has no statistics: plan the joins
+        # Leads made around the services have no score row yet: a zero one, so they are rescored too.
+        cursor.execute(
+            "INSERT INTO leads_leadscore (lead_id, organization_id, fit, engagement, total) "
+            "SELECT s.id, %s, 0, 0, 0 FROM rescore_scores s "
+            "WHERE NOT EXISTS (SELECT 1 FROM leads_leadscore x WHERE x.lead_id = s.id)",
+            [org.pk],
+        )
         cursor.execute(
             "INSERT INTO leads_scorechange (organization_id, lead_id, changed_at, fit_score, engagement_score, "
             "total_score, delta, reason, scoring_model_id) "
-            "SELECT l.organization_id, l.id, %s, s.fit, CAST(ROUND(s.eng) AS INTEGER), s.total, "
-            "s.total - l.total_score, %s, %s "
-            "FROM leads_lead l JOIN rescore_scores s ON s.id = l.id WHERE s.total <> l.total_score",
+            "SELECT l.organization_id, l.lead_id, %s, s.fit, CAST(ROUND(s.eng) AS INTEGER), s.total, "
+            "s.total - l.total, %s, %s "
+            "FROM leads_leadscore l JOIN rescore_scores s ON s.id = l.lead_id WHERE s.total <> l.total",
             [now, f"Rescored under scoring model v{model.version}", model.pk],
         )
         cursor.execute(
-            "UPDATE leads_lead SET fit_score = s.fit, engagement_score = s.eng, engagement_scored_at = %s, "
-            "total_score = s.total FROM rescore_scores s WHERE leads_lead.id = s.id "
-            # A row that would not change is not rewritten (with its 14 index entries): e.g. no
-            # engagement before or after, same fit. Anything with engagement changes by decay.
-            "AND (leads_lead.fit_score <> s.fit OR leads_lead.total_score <> s.total "
-            "OR leads_lead.engagement_score <> s.eng)",
+            "UPDATE leads_leadscore SET fit = s.fit, engagement = s.eng, engagement_scored_at = %s, "
+            "total = s.total FROM rescore_scores s WHERE leads_leadscore.lead_id = s.id "
+            # A row that would not change is not rewritten: e.g. no engagement before or after,
+            # same fit. Anything with engagement changes by decay.
+            "AND (leads_leadscore.fit <> s.fit OR leads_leadscore.total <> s.total "
+            "OR leads_leadscore.engagement <> s.eng)",
             [now],
         )
         updated = cursor.rowcount

@@ -27,8 +27,8 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from leads.bulk_sql import insert_rows, update_from_values
-from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel
+from leads.bulk_sql import insert_rows, update_from_values, upsert_rows
+from leads.models import ActivityEvent, Lead, LeadScore, LeadScoreExplanation, ScoreChange, ScoringModel
 from smarketing.accounts.models import Organization
 
 FIT_ATTRIBUTES = ("title", "seniority", "industry", "company_size", "country", "email_domain", "persona")
@@ -209,13 +209,46 @@ def _total(fit: int, engagement: float) -> int:
 
 
 def lead_score_fit(lead: Lead, model: ScoringModel | None = None) -> None:
-    """Recompute a lead's fit (unsaved): after its attributes or persona changed."""
+    """Recompute a lead's fit after its attributes or persona changed, on its score and
+    explanation in memory (``lead.score``, ``lead.score_explanation_row``; the caller saves
+    them, lead_score_save). Read the lead's score row locked first when it exists
+    (lead_update): scoring changes its engagement meanwhile otherwise."""
     from leads.services import active_scoring_model
 
     model = model if model is not None else active_scoring_model(lead.organization)
-    lead.fit_score, why = fit_points(lead, model)
-    lead.score_explanation = {**(lead.score_explanation or {}), "fit": why}
-    lead.total_score = _total(lead.fit_score, lead.engagement_score)
+    score = lead.current_score
+    score.fit, why = fit_points(lead, model)
+    score.total = _total(score.fit, score.engagement)
+    lead.score = score
+    lead.score_explanation_row = LeadScoreExplanation(explanation={**lead.score_explanation, "fit": why})
+
+
+def lead_score_save(lead: Lead, *, created: bool) -> None:
+    """Write what lead_score_fit worked out: the score row (inserted with a new lead) and the
+    explanation when there is something to explain (a lead without one reads {})."""
+    score, explained = lead.score, lead.score_explanation_row
+    score.organization_id = lead.organization_id
+    if created:
+        score.save(force_insert=True)
+        if any(explained.explanation.values()):
+            explained.save(force_insert=True)
+        else:  # nothing explained, nothing stored: the lead reads {} as it will when read again
+            Lead.score_explanation_row.related.set_cached_value(lead, None)
+        return
+    upsert_rows(  # a lead without a row (made around the services) gets one
+        table=LeadScore._meta.db_table,
+        columns=("lead_id", "organization_id", "fit", "engagement", "total"),
+        rows=[(lead.pk, lead.organization_id, score.fit, score.engagement, score.total)],
+        conflict="lead_id",
+        update=("fit", "total"),
+    )
+    upsert_rows(
+        table=LeadScoreExplanation._meta.db_table,
+        columns=("lead_id", "explanation"),
+        kinds=(None, "jsonb"),
+        rows=[(lead.pk, json.dumps(explained.explanation, cls=DjangoJSONEncoder))],
+        conflict="lead_id",
+    )
 
 
 def _qualifies(lead: Lead, model: ScoringModel, fast_lane: str | None) -> str | None:
@@ -242,19 +275,24 @@ class _Event(NamedTuple):
 
 @dataclass
 class _LeadScore:
-    """A lead's scoring state, read once per batch under a row lock."""
+    """A lead's scoring state, read once per batch with its score row locked."""
 
     pk: int
     engagement_score: float
     engagement_scored_at: datetime | None
     fit_score: int
     total_score: int
-    score_explanation: dict
+    score_explanation: dict | None
     lifecycle_stage: str
 
 
 _EVENT_FIELDS = ("pk", "lead_id", "organization_id", "event_type", "properties", "occurred_at")
-_LEAD_FIELDS = tuple(f.name for f in fields(_LeadScore))
+# _LeadScore's fields as read from the score row, its lead and its explanation (if any).
+_LEAD_FIELDS = (
+    "lead_id", "engagement", "engagement_scored_at", "fit", "total", "lead__score_explanation_row__explanation",
+    "lead__lifecycle_stage",
+)  # fmt: skip
+assert len(_LEAD_FIELDS) == len(fields(_LeadScore))
 _SCORE_CHANGE_COLUMNS = (
     "organization_id", "lead_id", "changed_at", "fit_score", "engagement_score", "total_score", "delta", "reason",
     "scoring_model_id",
@@ -317,20 +355,24 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     if model is None:
         _mark_scored([(e.pk, 0) for e in events], now)
         return len(events)
-    locked = (
-        Lead.objects.filter(pk__in={e.lead_id for e in events})
-        .select_for_update(no_key=True, skip_locked=True)
-        .order_by("pk")
-        .values_list(*_LEAD_FIELDS)
-    )
-    leads = {row[0]: _LeadScore(*row) for row in locked}
+    wanted = {e.lead_id for e in events}
+    leads = _lock_scores(wanted)
+    if len(leads) < len(wanted):
+        # Locked by a concurrent run (left for a later batch), or a lead without a score row
+        # (made around the services): that one gets its row now.
+        rowless = list(Lead.objects.filter(pk__in=wanted - leads.keys(), score=None).values_list("pk", flat=True))
+        if rowless:
+            LeadScore.objects.bulk_create(
+                [LeadScore(lead_id=pk, organization_id=org_id) for pk in rowless], ignore_conflicts=True
+            )
+            leads |= _lock_scores(set(rowless))
     by_lead: dict[int, list[_Event]] = defaultdict(list)
     for event in events:
         if event.lead_id in leads:
             by_lead[event.lead_id].append(event)
     events = [e for lead_events in by_lead.values() for e in lead_events]
-    # Counted with the leads locked: no run scoring the same leads is still uncommitted (it
-    # would hold their locks), so every earlier event counts towards the caps.
+    # Counted with the score rows locked: no run scoring the same leads is still uncommitted
+    # (it would hold their locks), so every earlier event counts towards the caps.
     capped = _capped_rules(model)
     cap_counts = _cap_counts(model, capped, events) if capped else {}
     hl = model.decay_half_life_days
@@ -381,13 +423,21 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
         if rule:
             qualify[lead_id] = rule
     update_from_values(
-        table="leads_lead",
-        columns=("id", "engagement", "total", "explanation"),
-        kinds=(None, "float", None, "jsonb"),
-        rows=lead_rows,
-        assignments="engagement_score = v.engagement, total_score = v.total, score_explanation = v.explanation, "
-        "engagement_scored_at = %s, updated_at = %s",
-        params=(at, at),
+        table=LeadScore._meta.db_table,
+        columns=("lead_id", "engagement", "total"),
+        kinds=(None, "float", None),
+        rows=[row[:3] for row in lead_rows],
+        join="lead_id",
+        assignments="engagement = v.engagement, total = v.total, engagement_scored_at = %s",
+        params=(at,),
+    )
+    # The explanations are guarded by the score rows' locks (lead_update takes them too).
+    upsert_rows(
+        table=LeadScoreExplanation._meta.db_table,
+        columns=("lead_id", "explanation"),
+        kinds=(None, "jsonb"),
+        rows=[(row[0], row[3]) for row in lead_rows],
+        conflict="lead_id",
     )
     insert_rows(table=ScoreChange._meta.db_table, columns=_SCORE_CHANGE_COLUMNS, rows=changes)
     _mark_scored(points_by_event, now)
@@ -395,6 +445,19 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     for lead_id, rule in sorted(qualify.items()):
         lead_transition(lead=Lead(pk=lead_id), to=Lead.Stage.MQL, rule=f"scoring v{model.version}: {rule}", now=now)
     return len(events)
+
+
+def _lock_scores(lead_ids: set[int]) -> dict[int, _LeadScore]:
+    """The scoring state of those of ``lead_ids`` whose score row this run could lock (skip
+    locked: a lead a concurrent run is scoring keeps its events for a later batch). FOR NO KEY
+    UPDATE of the score row only: the lead row is neither locked nor rewritten."""
+    locked = (
+        LeadScore.objects.filter(lead_id__in=lead_ids)
+        .select_for_update(no_key=True, skip_locked=True, of=("self",))
+        .order_by("lead_id")
+        .values_list(*_LEAD_FIELDS)
+    )
+    return {row[0]: _LeadScore(*row) for row in locked}
 
 
 def _mark_scored(points_by_event: list[tuple[int, int]], now: datetime) -> None:

@@ -16,11 +16,13 @@ from leads.models import (
     Company,
     Handoff,
     Lead,
+    LeadScore,
     ScoringModel,
     Seniority,
     StageChange,
     phone_key_for,
 )
+from leads.scoring import lead_score_save
 from personas.matching import LeadAttributes, match_persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
@@ -78,7 +80,8 @@ def lead_transition(
     agreement a number was produced under.
     """
     now = now or timezone.now()
-    lead = Lead.objects.select_for_update().get(pk=lead.pk)
+    # The lead row locked, its score read with it (the history records it).
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("score").get(pk=lead.pk)
     if to not in Lead.Stage.values:
         raise InvalidInput(f"Unknown lifecycle stage “{to}”.", field="lifecycle_stage")
     if lead.lifecycle_stage == to:
@@ -289,6 +292,7 @@ def _lead_insert(
     model = active_scoring_model(org)  # once: fit scoring and the stage change both name it
     _rematch(lead, model)
     lead.save(force_insert=True)
+    lead_score_save(lead, created=True)
     StageChange.objects.create(
         organization=org,
         lead=lead,
@@ -308,7 +312,11 @@ def _lead_insert(
 @transaction.atomic
 def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> Lead:
     """Change a lead's attributes (not its stage: that is lead_transition); re-match and re-score fit."""
-    lead = Lead.objects.select_for_update(of=("self",)).select_related("company").get(pk=lead.pk)
+    lead = (
+        Lead.objects.select_for_update(of=("self",)).select_related("company", "score_explanation_row").get(pk=lead.pk)
+    )
+    # Its score row locked as well: scoring changes the engagement (and the explanation) otherwise.
+    lead.score = LeadScore.objects.select_for_update().filter(lead=lead).first()
     _validate(lead.organization, data)
     if data.email is not None and data.email.strip().lower() != lead.email:
         email = data.email.strip().lower()
@@ -322,6 +330,7 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
     _rematch(lead)
     lead.updated_at = now or timezone.now()
     lead.save()
+    lead_score_save(lead, created=False)
     return lead
 
 
@@ -359,14 +368,14 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
 
     assert all(Lead.Stage.MQL in Lead.TRANSITIONS[s] for s in QUALIFIABLE)
     now = now or timezone.now()
-    passes = Q(total_score__gte=model.mql_threshold, fit_score__gte=model.mql_min_fit)
+    passes = Q(score__total__gte=model.mql_threshold, score__fit__gte=model.mql_min_fit)
     if model.fast_lane_event_types:
         passes |= Q(events__event_type__in=model.fast_lane_event_types)
     candidates = (
         Lead.objects.for_org(org)
         .filter(lifecycle_stage__in=QUALIFIABLE)
         .filter(passes)
-        .values_list("pk", "lifecycle_stage", "total_score")
+        .values_list("pk", "lifecycle_stage", "score__total")
         .distinct()
     )
     definitions = definitions_in_force(org=org, at=now)

@@ -45,8 +45,9 @@ def lead_list(request: HttpRequest) -> HttpResponse:
 
 
 def selectors_page(request: HttpRequest, form: LeadFilterForm) -> KeysetPage:
-    leads = selectors.lead_list(org=request.org, filters=form.filters())
-    return keyset_page(leads, order=form.order(), cursor=request.GET.get("cursor"), size=PAGE_SIZE)
+    order = form.order()
+    leads = selectors.lead_list(org=request.org, filters=form.filters(), order=order)
+    return keyset_page(leads, order=order, cursor=request.GET.get("cursor"), size=PAGE_SIZE)
 
 
 def _csv_response(leads, name: str) -> StreamingHttpResponse:

@@ -26,6 +26,7 @@ from leads.models import (
     Channel,
     Handoff,
     Lead,
+    LeadScore,
     RoutingRule,
     StageChange,
     Team,
@@ -390,6 +391,10 @@ def leads_bulk_create(
                 lead.owner = rng.choice(owners)
         with transaction.atomic():
             Lead.objects.bulk_create(batch, batch_size=batch_size)
+            # Every lead has its score row (zero until scored), as lead_create makes it.
+            LeadScore.objects.bulk_create(
+                [LeadScore(lead_id=lead.pk, organization_id=org.pk) for lead in batch], batch_size=batch_size
+            )
             if history:
                 changes, events = [], []
                 for lead in batch:

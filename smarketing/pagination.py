@@ -42,6 +42,13 @@ def _decode(cursor: str) -> tuple[object, int] | None:
         return None
 
 
+def _value(row: Model, field: str) -> object:
+    """The row's value of ``field``, which may follow a relation (``score__total``)."""
+    for name in field.split("__"):
+        row = getattr(row, name)
+    return row
+
+
 def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, size: int) -> KeysetPage:
     """One page of ``queryset`` ordered by ``order`` (e.g. ``-created_at``), after ``cursor``."""
     field = order.lstrip("-")
@@ -57,5 +64,5 @@ def keyset_page(queryset: QuerySet, *, order: str, cursor: str | None, size: int
     rows = list(queryset.order_by(*ordering)[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
-    next_cursor = _encode(getattr(rows[-1], field), rows[-1].pk) if more and rows else None
+    next_cursor = _encode(_value(rows[-1], field), rows[-1].pk) if more and rows else None
     return KeysetPage(rows=rows, next_cursor=next_cursor, is_first=after is None)

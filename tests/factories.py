@@ -7,7 +7,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from leads.models import Lead
+from leads.models import Lead, LeadScore
 from smarketing.accounts.models import Invitation, Membership, Organization, User
 from smarketing.notifications.models import Notification
 
@@ -61,6 +61,7 @@ class InvitationFactory(factory.django.DjangoModelFactory):
 class LeadFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Lead
+        skip_postgeneration_save = True
 
     organization = factory.SubFactory(OrganizationFactory)
     email = factory.Sequence(lambda n: f"lead{n}@prospect.test")
@@ -69,6 +70,26 @@ class LeadFactory(factory.django.DjangoModelFactory):
     first_name = factory.Sequence(lambda n: f"Fn{n}")
     last_name = factory.Sequence(lambda n: f"Ln{n}")
     company_name = factory.Sequence(lambda n: f"Co{n}")
+
+    class Params:
+        # The score a lead starts with, on its score row (made with it, as the services do).
+        fit_score = 0
+        engagement_score = 0.0
+        total_score = 0
+
+    score = factory.RelatedFactory(
+        "tests.factories.LeadScoreFactory",
+        factory_related_name="lead",
+        organization=factory.SelfAttribute("..organization"),
+        fit=factory.SelfAttribute("..fit_score"),
+        engagement=factory.SelfAttribute("..engagement_score"),
+        total=factory.SelfAttribute("..total_score"),
+    )
+
+
+class LeadScoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LeadScore
 
 
 class NotificationFactory(factory.django.DjangoModelFactory):

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_organization_currency_pipeline'),
-        ('leads', '0012_routing_and_handoffs'),
+        ('leads', '0013_lead_scores_own_table'),
         ('personas', '0002_restrict_member_references'),
     ]
 

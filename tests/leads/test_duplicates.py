@@ -292,3 +292,60 @@ def test_lead_list_links_to_the_queue_for_managers_only(login, org, marketer, re
     LeadFactory(organization=org)
     assert b'data-testid="duplicates"' in login(marketer).get(reverse("leads:lead_list")).content
     assert b'data-testid="duplicates"' not in login(rep).get(reverse("leads:lead_list")).content
+
+
+def _scored(org, lead, *, points: int) -> Lead:
+    """The lead after one scored page view worth ``points`` (through the scoring service)."""
+    from leads.models import ScoringModel
+    from leads.scoring import score_events
+
+    model = ScoringModel.objects.for_org(org).filter(status="active").first() or ScoringModel.objects.create(
+        organization=org, version=1, status="active", mql_threshold=1000, engagement_rules=[]
+    )
+    rule = {"event_type": "page_view", "property": "url", "contains": f"/p{points}", "points": points}
+    model.engagement_rules = [rule]
+    model.save()
+    e = event(lead, f"s{points}", properties={"url": f"/p{points}"})
+    score_events(event_ids=[e.pk])
+    return Lead.objects.select_related("score").get(pk=lead.pk)
+
+
+def test_merge_keeps_the_kept_leads_score_and_undo_restores_the_dropped_ones(org, manager):
+    older = _scored(org, make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10), points=7)
+    newer = _scored(org, make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace"), points=30)
+    assert (older.total_score, newer.total_score) == (7, 30)
+    newer_explanation = newer.score_explanation
+
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    older.refresh_from_db()
+    assert older.total_score == 7  # stays as stored until the next scored event or rescore
+    assert merge.snapshot["score"]["total"] == 30
+
+    restored = leads_merge_undo(merge=merge, actor=manager)
+
+    restored = Lead.objects.get(pk=restored.pk)
+    assert (restored.total_score, round(restored.engagement_score), restored.engagement_scored_at) == (
+        30,
+        30,
+        newer.engagement_scored_at,
+    )
+    assert restored.score_explanation == newer_explanation
+    older.refresh_from_db()
+    assert older.total_score == 7
+
+
+def test_undo_of_a_merge_recorded_before_scores_had_their_own_table(org, manager):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace")
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+    # Such a merge kept the score as lead columns of the snapshot.
+    snapshot = {k: v for k, v in merge.snapshot.items() if k not in ("score", "score_explanation")}
+    snapshot |= {"fit_score": 12, "engagement_score": 8.4, "engagement_scored_at": None, "total_score": 20}
+    snapshot["score_explanation"] = {"fit": [{"rule": "old", "points": 12}]}
+    LeadMerge.objects.filter(pk=merge.pk).update(snapshot=snapshot)
+
+    restored = Lead.objects.get(pk=leads_merge_undo(merge=LeadMerge.objects.get(pk=merge.pk), actor=manager).pk)
+
+    assert (restored.fit_score, restored.engagement_score, restored.total_score) == (12, 8.4, 20)
+    assert restored.score_explanation == {"fit": [{"rule": "old", "points": 12}]}

@@ -270,15 +270,16 @@ def test_duplicate_email_writes_nothing_not_even_its_company(api, org, marketer)
 
 
 def test_create_costs_a_fixed_number_of_queries(api, org, marketer, django_assert_max_num_queries):
-    """Token, company, scoring model, personas, definitions, the lead and its stage change; the
-    duplicate check is the unique index itself (the counted queries include test savepoints)."""
+    """Token, company, scoring model, personas, definitions, the lead, its score row, its fit
+    explanation and its stage change; the duplicate check is the unique index itself (the
+    counted queries include test savepoints)."""
     client = api(marketer)
     PersonaFactory(organization=org, title_keywords=["marketing"])
     ScoringModel.objects.create(organization=org, version=1, status="active", persona_match_points=10)
     # The company exists as the lead describes it, as for most leads.
     make(org, "first@northwind.example", industry="Software", company_size=250, country="GB")
     client.get("/api/v1/me")  # the token's last use is recorded once a minute, not on every request
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(11):
         response = client.post(URL, lead_payload(), format="json")
     assert response.status_code == 201 and response.json()["persona"] is not None
     assert response.json()["fit_score"] == 10
@@ -466,3 +467,34 @@ def test_leads_are_not_deleted_through_the_api(api, org, rep):
     lead = make(org)
     assert api(rep).delete(url(lead)).status_code == 405
     assert Lead.objects.filter(pk=lead.pk).exists()
+
+
+def test_a_lead_without_a_score_row_reads_zero_and_gets_one_when_scored(api, login, org, marketer):
+    """Services create the score row with the lead; one made around them (here: its row
+    removed) still reads 0 everywhere, and scoring its first event gives it a row."""
+    from leads.models import ActivityEvent, LeadScore, ScoringModel
+    from leads.scoring import score_events
+
+    lead = LeadFactory(organization=org, email="rowless@x.test", total_score=40)
+    LeadScore.objects.filter(lead=lead).delete()
+
+    body = api(marketer).get(f"{URL}/{lead.pk}").json()
+    assert (body["fit_score"], body["engagement_score"], body["total_score"], body["score_explanation"]) == (
+        0,
+        0,
+        0,
+        {},
+    )
+    listed = api(marketer).get(URL, {"sort": "newest"}).json()["results"]
+    assert [(r["email"], r["total_score"]) for r in listed] == [("rowless@x.test", 0)]
+    page = login(marketer).get(f"/leads/{lead.pk}/")
+    assert page.status_code == 200 and 'data-testid="total-score">0<' in page.content.decode()
+
+    ScoringModel.objects.create(
+        organization=org, version=1, status="active", engagement_rules=[{"event_type": "page_view", "points": 5}]
+    )
+    e = ActivityEvent.objects.create(
+        organization=org, lead=lead, client_event_id="e1", event_type="page_view", occurred_at=timezone.now()
+    )
+    assert score_events(event_ids=[e.pk]) == 1
+    assert api(marketer).get(f"{URL}/{lead.pk}").json()["total_score"] == 5

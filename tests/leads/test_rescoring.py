@@ -10,7 +10,7 @@ from django.utils import timezone
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
 from leads.rescoring import rescore_organization, rescore_preview
 from leads.scoring import fit_points, score_events
-from leads.services import LeadInput, lead_create
+from leads.services import LeadInput, lead_create, lead_update
 from personas import services as persona_services
 from personas.services import PersonaInput
 from tests.factories import LeadFactory
@@ -233,10 +233,40 @@ def test_chunks_rescored_in_parallel_connections_give_the_same_scores(org, monke
     seen = []
     result = rescore_organization(model=model, now=now, progress=lambda done, total: seen.append(done))
     assert result["leads"] == 7 and sorted(seen) == seen and seen[-1] == 7 and len(seen) == 4
-    parallel = dict(Lead.objects.values_list("email", "engagement_score"))
+    parallel = dict(Lead.objects.values_list("email", "score__engagement"))
     for lead in leads:  # the same leads one by one, in this connection
         ActivityEvent.objects.filter(lead=lead).update(scored_at=None, points=None)
     settings.RESCORE_WORKERS = 1
     rescore_organization(model=model, now=now)
-    assert dict(Lead.objects.values_list("email", "engagement_score")) == pytest.approx(parallel)
+    assert dict(Lead.objects.values_list("email", "score__engagement")) == pytest.approx(parallel)
     assert 19 < parallel["p3@acme.test"] < 20  # three pricing views in a day, two paid (10 each, a day old)
+
+
+def test_incremental_scoring_and_a_rescore_under_the_same_model_agree(org, people):
+    """Scored event by event (with the model active from the start: fit on creation), then
+    rescored at the same moment: the same fit, engagement and total for every lead, and no
+    score change recorded by the rescore since nothing changed."""
+    model = make_model(org, status="active", mql_threshold=1000, fast_lane_event_types=[])
+    now = timezone.now()
+    for lead in Lead.objects.all():
+        lead_update(lead=lead, data=LeadInput())  # fit under the now active model
+    score_events(event_ids=list(ActivityEvent.objects.values_list("pk", flat=True)), now=now)
+    incremental = {
+        email: (fit, engagement, total)
+        for email, fit, engagement, total in Lead.objects.values_list(
+            "email", "score__fit", "score__engagement", "score__total"
+        )
+    }
+    changes = ScoreChange.objects.count()
+
+    result = rescore_organization(model=model, now=now)
+
+    rescored = {
+        lead.email: (lead.fit_score, lead.engagement_score, lead.total_score)
+        for lead in Lead.objects.select_related("score")
+    }
+    assert rescored.keys() == incremental.keys()
+    for email, (fit, engagement, total) in incremental.items():
+        assert rescored[email][0] == fit and rescored[email][2] == total
+        assert rescored[email][1] == pytest.approx(engagement, rel=1e-6)
+    assert ScoreChange.objects.count() == changes and result["qualified"] == 0

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from leads.models import ActivityEvent, Lead, ScoringModel
+from leads.models import ActivityEvent, LeadScore, ScoringModel
 from leads.scoring import ScoringRun, score_pending
 from tests.factories import LeadFactory
 
@@ -32,10 +32,10 @@ def test_a_lead_busy_in_another_run_keeps_its_events_pending_for_the_next_batch(
         )
     locked, release = threading.Event(), threading.Event()
 
-    def other_run() -> None:  # holds the busy lead as a concurrent scoring run would
+    def other_run() -> None:  # holds the busy lead's score row as a concurrent scoring run would
         try:
             with transaction.atomic():
-                list(Lead.objects.filter(pk=busy.pk).select_for_update(no_key=True))
+                list(LeadScore.objects.filter(lead=busy).select_for_update(no_key=True))
                 locked.set()
                 release.wait(timeout=30)
         finally:
