@@ -141,7 +141,9 @@ def agreement_update(*, agreement: Agreement, actor: Membership, data: Agreement
 def agreement_sign(*, agreement: Agreement, actor: Membership, side: str, now: datetime | None = None) -> Agreement:
     """Sign for ``side``: only a manager of that side may. Both sides signed: it is active."""
     now = now or timezone.now()
-    agreement = Agreement.objects.select_for_update().select_related("organization", "team").get(pk=agreement.pk)
+    agreement = (
+        Agreement.objects.select_for_update(of=("self",)).select_related("organization", "team").get(pk=agreement.pk)
+    )
     if actor.organization_id != agreement.organization_id:
         raise Forbidden("Not a member of this organisation.")
     if side not in Membership.Side.values:
