@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -333,3 +335,20 @@ def test_events_after_the_win_do_not_earn_credit(org, sql, rep):
 
     opportunity_credit(deal)
     assert late.pk not in campaign_revenue(org=org)
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+def test_each_form_on_the_deal_page_labels_its_own_fields(login, sql, rep):
+    """The move, win and lose forms share field names (amount, close date …); their ids must differ,
+    or "Final amount" in the win form labels the move form's amount."""
+    deal = _deal(sql, rep)
+    page = login(rep).get(f"/deals/{deal.pk}/").content.decode()
+
+    ids = Counter(re.findall(r'\sid="([^"]+)"', page))
+    assert [i for i, n in ids.items() if n > 1] == []
+    win = page[page.index('data-testid="deal-win"') :]
+    win = win[: win.index("</form>")]
+    label_for = re.search(r'<label for="([^"]+)">Final amount', win).group(1)
+    assert f'id="{label_for}"' in win  # the field it labels is in the same form
