@@ -74,6 +74,15 @@ def test_a_touch_dated_before_the_handoff_does_not_count_as_its_first_touch(hand
     assert handoff.first_touch_at is None
 
 
+def test_a_touch_entered_for_the_minute_the_handoff_was_made_stops_its_clock(handoff, rep):
+    """Pages enter times to the minute: a call logged at 10:42 on a handoff made at 10:42:35 counts."""
+    minute = handoff.created_at.replace(second=0, microsecond=0)
+    touch_log(lead=handoff.lead, actor=rep, kind="call", outcome="connected", occurred_at=minute)
+
+    handoff.refresh_from_db()
+    assert handoff.first_touch_at == handoff.created_at  # never before the handoff was made
+
+
 @pytest.mark.parametrize(
     ("values", "field"),
     [
