@@ -59,6 +59,9 @@ class OpportunityUpdateForm(forms.Form):
     stage = forms.ChoiceField(choices=[])
 
     def __init__(self, *args, org: Organization, **kwargs) -> None:
+        # The deal page shows this form with the win and lose forms: ids of their own, so each
+        # label points at its own form's field.
+        kwargs.setdefault("auto_id", "update_%s")
         super().__init__(*args, **kwargs)
         self.fields["stage"].choices = [(s, s) for s in org.pipeline_stages]
 
@@ -68,6 +71,10 @@ class OpportunityWinForm(forms.Form):
     currency = forms.CharField(max_length=3)
     close_date = forms.DateField(widget=DATE, required=False, help_text="Left empty: today.")
 
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "win_%s")
+        super().__init__(*args, **kwargs)
+
 
 class OpportunityLoseForm(forms.Form):
     reason = forms.ChoiceField(
@@ -75,3 +82,7 @@ class OpportunityLoseForm(forms.Form):
     )
     note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput(attrs={"placeholder": "Note"}))
     close_date = forms.DateField(widget=DATE, required=False, help_text="Left empty: today.")
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "lose_%s")
+        super().__init__(*args, **kwargs)

@@ -68,13 +68,14 @@ def touch_log(
         content=content,
         created_at=now,
     )
+    # Pages enter times to the minute: a touch in the minute the handoff was made came after it.
     if (
         handoff is not None
         and touch.is_attempt
         and handoff.first_touch_at is None
-        and touch.occurred_at >= handoff.created_at
+        and touch.occurred_at >= handoff.created_at.replace(second=0, microsecond=0)
     ):
-        handoff_record_first_touch(handoff=handoff, now=touch.occurred_at)
+        handoff_record_first_touch(handoff=handoff, now=max(touch.occurred_at, handoff.created_at))
     return touch
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.hashers import make_password
-from django.db import reset_queries, transaction
+from django.db import connection, reset_queries, transaction
+from django.db.models import Max
 from django.utils import timezone
 
+from leads.bulk_sql import update_from_values
 from leads.handoffs import handoffs_create_bulk
 from leads.models import (
     ActivityEvent,
@@ -27,18 +32,27 @@ from leads.models import (
     Handoff,
     Lead,
     LeadScore,
+    LostReason,
+    Opportunity,
+    ReturnReason,
     RoutingRule,
+    ScoringModel,
     StageChange,
     Team,
     TeamMember,
+    Touch,
 )
 from leads.rescoring import rescore_organization
 from leads.scoring_models import scoring_model_ensure_default
+from leads.services import active_scoring_model
 from personas import services as personas_services
 from personas.glossary import default_terms
-from personas.models import ContentAsset, ContentRequest, Persona, Seniority
+from personas.models import ContentAsset, ContentRequest, DefinitionVersion, Persona, Seniority
 from personas.services import AssetInput, DefinitionsInput, PersonaInput
+from reporting.attribution import opportunity_credit
+from sla.agreements import response_hours_for
 from smarketing.accounts.models import Membership, Organization, User
+from smarketing.business_time import calendar_for
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -935,6 +949,538 @@ def _routing_seed(*, org: Organization, reps: list[Membership], fallback: Member
         return len(handoffs_create_bulk(org=org, lead_ids=mqls.values_list("pk", flat=True), now=now, email=False))
 
 
+# --- Sales follow-up: handoffs in every state, touches, deals won and lost (issue 5) -------
+#
+# Written in bulk (a few thousand rows at 10,000 leads) but as the services would have left
+# them: the same statuses, times, stage history with its actors and reasons, first touches
+# stopping the response clock, and revenue credited by ``opportunity_credit`` itself.
+# Deal-won and handoff notifications are not written for history.
+
+SALES_CHUNK = 1000  # leads whose story is written at once
+# What became of the MQLs routed by ``_routing_seed`` (weights): still open (see
+# PENDING_STATES), breached days ago, or reassigned from an earlier rep who let them breach.
+MQL_FATES = {"pending": 80, "breached": 12, "reassigned": 8}
+# Where an open handoff is in its response window (weights); past it, it was breached lately.
+PENDING_STATES = {"": 65, "at-risk": 15, "overdue": 20}
+PENDING_TOUCHED = 0.3  # of handoffs still in their window: the rep already tried once
+NURTURE_LOST_DEAL = 0.45  # of nurture leads: a lost deal sent them back (the rest were returned)
+DISQUALIFIED_NOT_A_FIT = 0.3  # of disqualified leads: returned by sales as not a fit
+REASSIGNED_BEFORE_ACCEPT = 0.1  # of accepted handoffs: an earlier rep let it breach
+UPSELL_SHARE = 0.4  # of customers won long enough ago: an upsell or renewal after the first deal
+RETURN_REASONS = {
+    ReturnReason.NOT_READY: 40,
+    ReturnReason.BAD_CONTACT_DATA: 15,
+    ReturnReason.COMPETITOR: 12,
+    ReturnReason.DUPLICATE: 10,
+    ReturnReason.EXISTING_CUSTOMER: 8,
+    ReturnReason.OTHER: 15,
+}
+RETURN_NOTES = {
+    ReturnReason.NOT_READY: ["Budget next fiscal year.", "Evaluating again after their reorg.", ""],
+    ReturnReason.BAD_CONTACT_DATA: ["Number disconnected, email bounces.", ""],
+    ReturnReason.COMPETITOR: ["Works for a competitor; downloaded the benchmark.", ""],
+    ReturnReason.EXISTING_CUSTOMER: ["Already a customer through their parent company.", ""],
+    ReturnReason.OTHER: ["Student writing a thesis on lead scoring.", "Journalist researching an article."],
+}
+LOST_REASONS = {
+    LostReason.PRICE: 25,
+    LostReason.COMPETITOR: 22,
+    LostReason.NO_DECISION: 20,
+    LostReason.TIMING: 18,
+    LostReason.PRODUCT_FIT: 10,
+    LostReason.OTHER: 5,
+}
+LOST_NOTES = {
+    LostReason.PRICE: ["Went with the cheaper plan of a competitor.", ""],
+    LostReason.COMPETITOR: ["Chose HubSpot's sales hub.", "Stayed with Salesforce add-ons.", ""],
+    LostReason.NO_DECISION: ["Champion left the company.", ""],
+    LostReason.TIMING: ["Hiring freeze until Q3.", ""],
+    LostReason.PRODUCT_FIT: ["Needs an on-premise install.", ""],
+    LostReason.OTHER: ["Acquired; the parent company decides.", "Project cancelled by the board."],
+}
+DEAL_AMOUNTS = [4800, 7200, 9600, 12000, 14400, 18000, 24000, 30000, 36000, 48000, 60000, 84000]
+TOUCH_NOTES = [
+    "Asked for a call with their head of sales next week.",
+    "Uses spreadsheets today; wants routing and the SLA report.",
+    "Interested in the HubSpot integration.",
+    "Decision in this quarter; procurement involved.",
+]
+FIRST_ATTEMPTS = {  # kind: [(outcome, weight)]
+    Touch.Kind.CALL: [("connected", 5), ("left_voicemail", 3), ("no_answer", 2), ("meeting_booked", 2)],
+    Touch.Kind.EMAIL: [("replied", 5), ("no_answer", 3)],
+    Touch.Kind.LINKEDIN: [("replied", 3), ("no_answer", 2)],
+}
+
+
+def _pick(rng: random.Random, weights: Mapping) -> Any:
+    return rng.choices(list(weights), list(weights.values()))[0]
+
+
+@dataclass
+class _Sales:
+    """What writing the sales history needs, looked up once."""
+
+    org: Organization
+    now: datetime
+    rng: random.Random
+    reps: list[Membership]
+    everyone: dict[int, Membership]  # who takes handoffs: the reps and the fallback manager, by id
+    rule: RoutingRule | None
+    model: ScoringModel | None
+    versions: list[DefinitionVersion]
+    assets: list[ContentAsset]
+    zone: ZoneInfo
+    hours: dict[tuple[int, date], int] = field(default_factory=dict)
+
+    def times(self, start: datetime, rep_id: int) -> tuple[datetime, datetime]:
+        """When a handoff to ``rep_id`` made at ``start`` is due and at risk, as ``handoff_due_at``
+        and ``handoff_at_risk_at`` say, with the window in force read once per rep and day
+        rather than once per handoff (history jumps between days)."""
+        key = (rep_id, timezone.localdate(start))  # the day response_hours_for reads agreements for
+        if key not in self.hours:  # everyone's at once: the agreements in force are read once a day
+            for member_id in {rep_id, *self.everyone}:
+                self.hours[member_id, key[1]] = response_hours_for(org=self.org, rep_id=member_id, at=start)
+        calendar, hours = calendar_for(self.org), self.hours[key]
+        return calendar.add_hours(start, hours), calendar.add_hours(start, hours * self.at_risk_share)
+
+    @property
+    def at_risk_share(self) -> float:
+        return self.org.handoff_at_risk_percent / 100
+
+    def deadlines(self, handoff: Handoff, left_pending: datetime | None) -> None:
+        """What the deadline checks would have recorded on ``handoff`` by now, given when it left
+        the pending state (accepted, returned, reassigned; None: it has not): the at-risk
+        warning if still untouched then, and the breach if still untouched at its due time."""
+        first = handoff.first_touch_at
+        end = min(t for t in (left_pending, first, self.now) if t is not None)
+        if handoff.at_risk_at <= end and handoff.at_risk_at < handoff.due_at:  # as the sweep's lte
+            handoff.at_risk_notified_at = handoff.at_risk_at
+        if handoff.due_at <= end:
+            handoff.breached_at = handoff.due_at
+            if handoff.status == Handoff.Status.PENDING:
+                handoff.status = Handoff.Status.BREACHED
+
+    def definitions(self, at: datetime) -> DefinitionVersion | None:
+        return next(
+            (v for v in self.versions if v.activated_at <= at and (v.superseded_at is None or v.superseded_at > at)),
+            None,
+        )
+
+    def handoff(self, lead: Lead, rep: Membership, created: datetime, **fields) -> Handoff:
+        routing_log = [{"step": "assign", "rep": rep.pk, "name": str(rep.user), "why": "demo history"}]
+        if self.rule is not None:
+            routing_log.insert(0, {"step": "rule", "rule": self.rule.pk, "name": self.rule.name, "matched": True})
+        due, at_risk = self.times(created, rep.pk)
+        return Handoff(
+            organization=self.org,
+            lead=lead,
+            rep=rep,
+            created_at=created,
+            due_at=due,
+            at_risk_at=at_risk,
+            routing_rule=self.rule,
+            routing_log=routing_log,
+            definitions_version=self.definitions(created),
+            scoring_model=self.model,
+            **fields,
+        )
+
+    def touch(self, handoff: Handoff, at: datetime, kind: str, outcome: str = "", **fields) -> Touch:
+        return Touch(
+            organization=self.org,
+            lead=handoff.lead,
+            handoff=handoff,
+            rep=handoff.rep,
+            kind=kind,
+            outcome=outcome,
+            occurred_at=at,
+            created_at=at,
+            **fields,
+        )
+
+    def first_attempt(self, handoff: Handoff, at: datetime) -> Touch:
+        kind = _pick(self.rng, {Touch.Kind.CALL: 6, Touch.Kind.EMAIL: 3, Touch.Kind.LINKEDIN: 1})
+        return self.touch(handoff, at, kind, _pick(self.rng, dict(FIRST_ATTEMPTS[kind])))
+
+    def follow_up(self, handoff: Handoff, at: datetime) -> Touch:
+        """A later touch: a meeting, an email sharing library content, a call or a note."""
+        rng = self.rng
+        kind = _pick(rng, {Touch.Kind.MEETING: 3, Touch.Kind.EMAIL: 4, Touch.Kind.CALL: 3, Touch.Kind.NOTE: 1})
+        if kind == Touch.Kind.NOTE:
+            return self.touch(handoff, at, kind, note=rng.choice(TOUCH_NOTES))
+        if kind == Touch.Kind.EMAIL:
+            content = rng.choice(self.assets) if self.assets and rng.random() < 0.6 else None
+            return self.touch(handoff, at, kind, _pick(rng, {"replied": 3, "no_answer": 2}), content=content)
+        outcome = "connected" if kind == Touch.Kind.MEETING else _pick(rng, {"connected": 3, "meeting_booked": 2})
+        return self.touch(handoff, at, kind, outcome, note=rng.choice(TOUCH_NOTES) if rng.random() < 0.3 else "")
+
+    def change(self, lead: Lead, frm: str, to: str, at: datetime, actor: Membership | None, reason: str):
+        return StageChange(
+            organization=self.org,
+            lead=lead,
+            from_stage=frm,
+            to_stage=to,
+            changed_at=at,
+            actor=actor,
+            rule="" if actor else "demo history",
+            reason=reason,
+            total_score=lead.total_score,
+            definitions_version=self.definitions(at),
+            scoring_model=self.model,
+        )
+
+    def local_date(self, at: datetime) -> date:
+        return at.astimezone(self.zone).date()
+
+
+def _squeeze(start: datetime, gaps: list[timedelta], until: datetime) -> list[datetime]:
+    """The moments ``start + gaps[0]``, ``+ gaps[1]`` … shrunk alike to end by ``until``, if they would not."""
+    total = sum(gaps, timedelta())
+    room = max(until - start, timedelta())
+    scale = min(1.0, room / total) if total else 1.0
+    moments, at = [], start
+    for gap in gaps:
+        at += gap * scale
+        moments.append(at)
+    return moments
+
+
+def _hours(rng: random.Random, low: float, high: float) -> timedelta:
+    return timedelta(hours=rng.uniform(low, high))
+
+
+@dataclass
+class _Written:
+    """Rows of sales history to write together."""
+
+    handoffs: list[Handoff] = field(default_factory=list)
+    before: list[Handoff] = field(default_factory=list)  # reassigned predecessors, written after
+    touches: list[Touch] = field(default_factory=list)
+    deals: list[Opportunity] = field(default_factory=list)
+    changes: list[StageChange] = field(default_factory=list)
+    owners: dict[int, list[int]] = field(default_factory=dict)  # rep id → leads that rep now owns
+
+    def write(self) -> None:
+        Handoff.objects.bulk_create(self.handoffs)
+        Handoff.objects.bulk_create(self.before)
+        Touch.objects.bulk_create(self.touches)
+        Opportunity.objects.bulk_create(self.deals)
+        StageChange.objects.bulk_create(self.changes)
+        for rep_id, lead_ids in self.owners.items():
+            Lead.objects.filter(pk__in=lead_ids).update(owner_id=rep_id)
+        for deal in self.deals:
+            if deal.status == Opportunity.Status.WON:
+                opportunity_credit(deal)
+
+
+def _sales_story(s: _Sales, out: _Written, lead: Lead, mql_at: datetime, story: str) -> None:
+    """One lead's path through sales since it became MQL at ``mql_at``, ending at its current stage.
+
+    ``story``: "sql", "opportunity", "customer", "lost" (a lost deal sent it to nurture),
+    "returned" (to nurture) or "not_a_fit" (returned, disqualified).
+    """
+    rng, now = s.rng, s.now
+    rep = s.everyone.get(lead.owner_id) or rng.choice(s.reps)
+    start, old = mql_at, None
+    if story in ("sql", "opportunity", "customer", "lost") and rng.random() < REASSIGNED_BEFORE_ACCEPT:
+        # Routed to another rep first, who let it breach; the manager gave it to this one.
+        other = rng.choice([m for m in s.everyone.values() if m.pk != rep.pk])
+        old = s.handoff(lead, other, start, status=Handoff.Status.REASSIGNED)
+        start = old.due_at + _hours(rng, 0.5, 6)
+        if start < now:
+            s.deadlines(old, left_pending=start)
+            out.before.append(old)
+        else:  # too recent to have breached
+            start, old = mql_at, None
+    handoff = s.handoff(lead, rep, start)
+    out.handoffs.append(handoff)
+    if old is not None:
+        old.reassigned_to = handoff
+    window = handoff.due_at - start
+    if story in ("returned", "not_a_fit"):
+        reason = ReturnReason.NOT_A_FIT if story == "not_a_fit" else _pick(rng, RETURN_REASONS)
+        touched = reason != ReturnReason.DUPLICATE and rng.random() < 0.85
+        first, returned = _squeeze(start, [window * rng.uniform(0.05, 0.9), _hours(rng, 0.2, 20)], now)
+        if touched:
+            attempt = s.first_attempt(handoff, first)
+            if reason == ReturnReason.BAD_CONTACT_DATA:
+                attempt.kind, attempt.outcome = Touch.Kind.CALL, Touch.Outcome.WRONG_CONTACT
+            elif reason in (ReturnReason.NOT_READY, ReturnReason.NOT_A_FIT):
+                attempt.outcome = rng.choice([Touch.Outcome.NOT_INTERESTED, attempt.outcome])
+            out.touches.append(attempt)
+            handoff.first_touch_at = first
+        else:
+            returned = min(now, start + window * rng.uniform(0.05, 0.9))
+        note = rng.choice(RETURN_NOTES.get(reason, [""]))
+        handoff.status, handoff.returned_at = Handoff.Status.RETURNED, returned
+        handoff.return_reason, handoff.return_note = reason, note
+        s.deadlines(handoff, left_pending=returned)
+        to = Lead.Stage.DISQUALIFIED if reason == ReturnReason.NOT_A_FIT else Lead.Stage.NURTURE
+        label = ReturnReason(reason).label
+        why = f"Returned by sales: {label}" + (f" — {note}" if note else "")
+        out.changes.append(s.change(lead, Lead.Stage.MQL, to, returned, rep, why))
+        return
+
+    # Accepted: the first attempt well within the window, then accepted after a conversation.
+    gaps = [window * rng.uniform(0.03, 0.9), _hours(rng, 0.3, 40)]
+    if story != "sql":
+        gaps += [timedelta(days=rng.uniform(1, 10))]  # the deal opens
+    if story in ("customer", "lost"):
+        gaps += [timedelta(days=rng.uniform(7, 60))]  # and closes
+    moments = _squeeze(start, gaps, now - timedelta(minutes=30))
+    first, accepted = moments[0], moments[1]
+    handoff.status, handoff.accepted_at, handoff.first_touch_at = Handoff.Status.ACCEPTED, accepted, first
+    s.deadlines(handoff, left_pending=accepted)
+    out.touches.append(s.first_attempt(handoff, first))
+    out.changes.append(s.change(lead, Lead.Stage.MQL, Lead.Stage.SQL, accepted, rep, "Handoff accepted"))
+    if lead.owner_id != rep.pk:
+        out.owners.setdefault(rep.pk, []).append(lead.pk)
+    end = moments[-1] if story in ("customer", "lost") else now
+    for _ in range(rng.randint(0, 3)):  # working the lead: meetings, content shared, calls
+        out.touches.append(s.follow_up(handoff, accepted + (end - accepted) * rng.random()))
+    if story == "sql":
+        return
+    opened = moments[2]
+    deal = Opportunity(
+        organization=s.org,
+        lead=lead,
+        owner=rep,
+        name=f"{lead.company_name or lead.full_name} — New business",
+        kind=Opportunity.Kind.NEW_BUSINESS,
+        amount=Decimal(rng.choice(DEAL_AMOUNTS)),
+        currency=s.org.currency,
+        expected_close_date=s.local_date(opened + timedelta(days=rng.uniform(20, 70))),
+        stage=rng.choice(s.org.pipeline_stages),
+        handoff=handoff,
+        created_by=rep,
+        created_at=opened,
+    )
+    out.deals.append(deal)
+    out.changes.append(s.change(lead, Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, opened, rep, f"Deal opened: {deal}"))
+    if story == "opportunity":
+        return
+    closed = moments[3]
+    deal.closed_at, deal.close_date = closed, s.local_date(closed)
+    if story == "lost":
+        _lose(s, deal)
+        label = LostReason(deal.lost_reason).label
+        why = f"Deal lost: {label}" + (f" — {deal.lost_note}" if deal.lost_note else "")
+        out.changes.append(s.change(lead, Lead.Stage.OPPORTUNITY, Lead.Stage.NURTURE, closed, rep, why))
+        return
+    deal.status, deal.stage = Opportunity.Status.WON, s.org.pipeline_stages[-1]
+    deal.amount = (deal.amount * Decimal(rng.choice(["0.9", "1", "1", "1.1"]))).quantize(Decimal("1"))
+    out.changes.append(s.change(lead, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER, closed, rep, f"Deal won: {deal}"))
+    if rng.random() < UPSELL_SHARE:
+        _upsell(s, out, deal)
+
+
+def _lose(s: _Sales, deal: Opportunity) -> None:
+    reason = _pick(s.rng, LOST_REASONS)
+    deal.status, deal.lost_reason, deal.lost_note = Opportunity.Status.LOST, reason, s.rng.choice(LOST_NOTES[reason])
+
+
+def _upsell(s: _Sales, out: _Written, won: Opportunity) -> None:
+    """A customer's second deal, some months after the first: won, lost, or still open."""
+    rng = s.rng
+    kind = _pick(rng, {Opportunity.Kind.UPSELL: 2, Opportunity.Kind.RENEWAL: 1})
+    opened = won.closed_at + timedelta(days=rng.uniform(10, 60))
+    if opened >= s.now:
+        return
+    amount = won.amount if kind == Opportunity.Kind.RENEWAL else Decimal(rng.choice(DEAL_AMOUNTS[:5]))
+    deal = Opportunity(
+        organization=s.org,
+        lead=won.lead,
+        owner=won.owner,
+        name=f"{won.lead.company_name or won.lead.full_name} — {Opportunity.Kind(kind).label}",
+        kind=kind,
+        amount=amount,
+        currency=won.currency,
+        expected_close_date=s.local_date(opened + timedelta(days=rng.uniform(20, 50))),
+        stage=rng.choice(s.org.pipeline_stages),
+        handoff=won.handoff,
+        created_by=won.owner,
+        created_at=opened,
+    )
+    out.deals.append(deal)
+    out.touches.append(s.follow_up(won.handoff, opened))
+    closed = opened + timedelta(days=rng.uniform(10, 40))
+    if closed < s.now - timedelta(minutes=30):
+        deal.closed_at, deal.close_date = closed, s.local_date(closed)
+        if rng.random() < 0.7:
+            deal.status, deal.stage = Opportunity.Status.WON, s.org.pipeline_stages[-1]
+        else:
+            _lose(s, deal)
+
+
+def _pending_spread(s: _Sales) -> None:
+    """Give the MQLs' handoffs (all opened "now" by ``_routing_seed``) a past: most still pending
+    at every point of their response window (some at risk, some already tried), some breached
+    (lately or days ago, a few touched too late), some reassigned by the manager after an
+    earlier rep let them breach. The deadline checks' marks (warned, breached) are set as the
+    sweep would have set them."""
+    rng, now = s.rng, s.now
+    pending = list(
+        Handoff.objects.for_org(s.org)
+        .filter(status=Handoff.Status.PENDING)
+        .select_related("lead", "rep__user")
+        .order_by("pk")
+    )
+    mql_at = dict(
+        StageChange.objects.for_org(s.org)
+        .filter(lead__in=[h.lead_id for h in pending], to_stage=Lead.Stage.MQL)
+        .values_list("lead_id")
+        .annotate(at=Max("changed_at"))
+        .order_by()
+    )
+    # Start times up to three days back, in 10-minute steps, by the state they give a handoff now.
+    starts: dict[tuple[int, str], list[datetime]] = defaultdict(list)
+    for rep_id in {h.rep_id for h in pending}:
+        for step in range(1, 3 * 24 * 6):
+            created = now - timedelta(minutes=10 * step)
+            due, at_risk = s.times(created, rep_id)
+            state = "overdue" if due <= now else "at-risk" if at_risk <= now else ""
+            starts[rep_id, state].append(created)
+    out = _Written()
+    for handoff in pending:
+        floor = max(mql_at.get(handoff.lead_id, handoff.lead.created_at), handoff.lead.created_at)
+        fate, state = _pick(rng, MQL_FATES), _pick(rng, PENDING_STATES)
+        if fate == "breached":  # days ago
+            state = ""
+            created = max(floor, now - timedelta(days=rng.uniform(1, 12)))
+            if s.times(created, handoff.rep_id)[0] < now:
+                handoff.created_at = created
+                state = "overdue"
+        else:
+            choices = [c for c in starts[handoff.rep_id, state] if c >= floor]
+            if choices:
+                handoff.created_at = rng.choice(choices)
+            else:
+                state = ""
+        handoff.due_at, handoff.at_risk_at = s.times(handoff.created_at, handoff.rep_id)
+        if state == "overdue" and rng.random() < 0.3:  # the rep tried, too late
+            handoff.first_touch_at = min(now, handoff.due_at + _hours(rng, 0.5, 30))
+        elif state != "overdue" and rng.random() < PENDING_TOUCHED:
+            handoff.first_touch_at = handoff.created_at + (now - handoff.created_at) * rng.uniform(0.1, 0.9)
+        if handoff.first_touch_at is not None:
+            out.touches.append(s.first_attempt(handoff, handoff.first_touch_at))
+        s.deadlines(handoff, left_pending=None)
+        if fate == "reassigned" and len(s.everyone) > 1:
+            other = rng.choice([m for m in s.everyone.values() if m.pk != handoff.rep_id])
+            created = handoff.created_at - _hours(rng, 6, 72)
+            if created >= floor and s.times(created, other.pk)[0] <= handoff.created_at:
+                old = s.handoff(handoff.lead, other, created, status=Handoff.Status.REASSIGNED)
+                s.deadlines(old, left_pending=handoff.created_at)
+                old.reassigned_to = handoff
+                out.before.append(old)
+    # One UPDATE … FROM (VALUES …) a thousand handoffs (``bulk_update``'s CASE per row and column is slow).
+    adapt = connection.ops.adapt_datetimefield_value
+    times = ("created_at", "due_at", "at_risk_at", "at_risk_notified_at", "breached_at", "first_touch_at")
+    for i in range(0, len(pending), 1000):
+        update_from_values(
+            table="leads_handoff",
+            columns=("id", "status", *times),
+            kinds=(None, None, *["timestamptz"] * len(times)),
+            rows=[(h.pk, h.status, *(adapt(getattr(h, t)) for t in times)) for h in pending[i : i + 1000]],
+            assignments=", ".join(f"{t} = v.{t}" for t in ("status", *times)),
+        )
+    out.write()
+
+
+def _deals_seed(
+    *, org: Organization, reps: list[Membership], fallback: Membership, now: datetime, seed: int = 5
+) -> None:
+    """Six months of sales follow-up on the demo's leads, true to each lead's lifecycle stage.
+
+    MQLs keep the handoff ``_routing_seed`` opened, given a past (pending, breached,
+    reassigned); SQLs were accepted and touched; opportunities have an open deal; customers
+    won one (some later an upsell or renewal), its revenue credited to their campaigns;
+    nurture leads were returned with a reason or lost a deal; some disqualified leads were
+    returned as not a fit. The generated history's moves from MQL on are replaced by the
+    ones sales made, with who and why.
+    """
+    s = _Sales(
+        org=org,
+        now=now,
+        rng=random.Random(seed),
+        reps=reps,
+        everyone={m.pk: m for m in [*reps, fallback]},
+        rule=RoutingRule.objects.for_org(org).order_by("position", "pk").first(),
+        model=active_scoring_model(org),
+        versions=list(DefinitionVersion.objects.for_org(org).exclude(activated_at=None)),
+        assets=list(ContentAsset.objects.for_org(org).order_by("pk")),
+        zone=ZoneInfo(org.time_zone),
+    )
+    with transaction.atomic():
+        _pending_spread(s)
+    stories = {
+        Lead.Stage.SQL: "sql",
+        Lead.Stage.OPPORTUNITY: "opportunity",
+        Lead.Stage.CUSTOMER: "customer",
+        Lead.Stage.NURTURE: "returned",
+        Lead.Stage.DISQUALIFIED: "not_a_fit",
+    }
+    leads = (
+        Lead.objects.for_org(org)
+        .filter(lifecycle_stage__in=list(stories))
+        .select_related("score")
+        .only(
+            "organization_id",
+            "lifecycle_stage",
+            "owner_id",
+            "created_at",
+            "first_name",
+            "last_name",
+            "company_name",
+            "score__total",
+            "first_campaign_id",
+            "latest_campaign_id",
+        )
+        .order_by("pk")
+    )
+    batch: list[Lead] = []
+    for lead in leads.iterator(chunk_size=SALES_CHUNK):
+        batch.append(lead)
+        if len(batch) == SALES_CHUNK:
+            _sales_batch(s, batch, stories)
+            batch = []
+    if batch:
+        _sales_batch(s, batch, stories)
+
+
+@transaction.atomic
+def _sales_batch(s: _Sales, leads: list[Lead], stories: Mapping[str, str]) -> None:
+    rng = s.rng
+    generated = StageChange.objects.filter(lead__in=[lead.pk for lead in leads], rule="demo history")
+    # When each lead became MQL, or (not yet through MQL) was disqualified.
+    moved = {
+        (lead_id, to): at
+        for lead_id, to, at in generated.filter(to_stage__in=[Lead.Stage.MQL, Lead.Stage.DISQUALIFIED]).values_list(
+            "lead_id", "to_stage", "changed_at"
+        )
+    }
+    out = _Written()
+    replaced = []
+    for lead in leads:
+        story = stories[lead.lifecycle_stage]
+        mql_at = moved.get((lead.pk, Lead.Stage.MQL))
+        if story == "not_a_fit":
+            disqualified_at = moved.get((lead.pk, Lead.Stage.DISQUALIFIED))
+            if disqualified_at is None or mql_at is not None or rng.random() >= DISQUALIFIED_NOT_A_FIT:
+                continue
+            # It was an MQL first: scoring qualified it, sales found it not a fit.
+            mql_at = disqualified_at
+            out.changes.append(s.change(lead, Lead.Stage.LEAD, Lead.Stage.MQL, mql_at, None, ""))
+        elif mql_at is None:
+            continue  # not through MQL in the generated history: no handoff to tell of
+        elif story == "returned" and rng.random() < NURTURE_LOST_DEAL:
+            story = "lost"
+        replaced.append(lead.pk)
+        _sales_story(s, out, lead, mql_at, story)
+    sales_moves = [Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER, Lead.Stage.NURTURE]
+    generated.filter(lead__in=replaced, to_stage__in=[*sales_moves, Lead.Stage.DISQUALIFIED]).delete()
+    out.write()
+
+
 def seed_demo(*, leads: int = 2000, reset: bool = False, now: datetime | None = None) -> SeedResult:
     """Build (once) the demo organisation. With ``reset``, drop and rebuild it."""
     now = now or timezone.now()
@@ -968,4 +1514,5 @@ def seed_demo(*, leads: int = 2000, reset: bool = False, now: datetime | None = 
     # Score everyone under the default model, as if it had been running all along.
     rescore_organization(model=scoring_model_ensure_default(org=org, now=now), now=now)
     _routing_seed(org=org, reps=reps, fallback=members["manager@demo.test"], now=now)
+    _deals_seed(org=org, reps=reps, fallback=members["manager@demo.test"], now=now)
     return SeedResult(org, [u[0] for u in DEMO_USERS], written, True)

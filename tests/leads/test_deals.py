@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -70,6 +72,15 @@ def test_a_touch_dated_before_the_handoff_does_not_count_as_its_first_touch(hand
     )
     handoff.refresh_from_db()
     assert handoff.first_touch_at is None
+
+
+def test_a_touch_entered_for_the_minute_the_handoff_was_made_stops_its_clock(handoff, rep):
+    """Pages enter times to the minute: a call logged at 10:42 on a handoff made at 10:42:35 counts."""
+    minute = handoff.created_at.replace(second=0, microsecond=0)
+    touch_log(lead=handoff.lead, actor=rep, kind="call", outcome="connected", occurred_at=minute)
+
+    handoff.refresh_from_db()
+    assert handoff.first_touch_at == handoff.created_at  # never before the handoff was made
 
 
 @pytest.mark.parametrize(
@@ -333,3 +344,20 @@ def test_events_after_the_win_do_not_earn_credit(org, sql, rep):
 
     opportunity_credit(deal)
     assert late.pk not in campaign_revenue(org=org)
+
+
+# --- Pages ------------------------------------------------------------------------------
+
+
+def test_each_form_on_the_deal_page_labels_its_own_fields(login, sql, rep):
+    """The move, win and lose forms share field names (amount, close date …); their ids must differ,
+    or "Final amount" in the win form labels the move form's amount."""
+    deal = _deal(sql, rep)
+    page = login(rep).get(f"/deals/{deal.pk}/").content.decode()
+
+    ids = Counter(re.findall(r'\sid="([^"]+)"', page))
+    assert [i for i, n in ids.items() if n > 1] == []
+    win = page[page.index('data-testid="deal-win"') :]
+    win = win[: win.index("</form>")]
+    label_for = re.search(r'<label for="([^"]+)">Final amount', win).group(1)
+    assert f'id="{label_for}"' in win  # the field it labels is in the same form

@@ -16,8 +16,21 @@ from leads.duplicates import (
     leads_merge,
     leads_merge_undo,
 )
-from leads.models import ActivityEvent, Lead, LeadMerge, ScoreChange, StageChange, Visitor, phone_key_for
+from leads.handoffs import handoff_accept, handoff_create
+from leads.models import (
+    ActivityEvent,
+    Lead,
+    LeadMerge,
+    Opportunity,
+    ScoreChange,
+    StageChange,
+    Touch,
+    Visitor,
+    phone_key_for,
+)
+from leads.opportunities import opportunity_create
 from leads.services import LeadInput, lead_create, lead_transition
+from leads.touches import touch_log
 from smarketing.errors import Conflict, InvalidInput
 from tests.factories import CampaignFactory, LeadFactory
 
@@ -190,6 +203,27 @@ def test_merged_twice_then_undone_in_reverse_order(org, manager):
     assert LeadMerge.objects.get(pk=first.pk).kept_id == b.pk
     leads_merge_undo(merge=LeadMerge.objects.get(pk=first.pk), actor=manager)
     assert set(Lead.objects.for_org(org).values_list("pk", flat=True)) == {a.pk, b.pk, c.pk}
+
+
+def test_merge_keeps_the_touches_and_deals_of_the_dropped_lead_and_undo_takes_them_back(
+    org, sales, marketer, rep, manager
+):
+    older = make(org, "ada@initech.test", first_name="Ada", days_ago=2)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada")
+    handoff_accept(handoff=handoff_create(lead=newer, actor=marketer), actor=rep)
+    newer.refresh_from_db()  # the rep's SQL now
+    touch = touch_log(lead=newer, actor=rep, kind="call", outcome="connected", occurred_at=timezone.now())
+    deal = opportunity_create(
+        lead=newer, actor=rep, amount=5000, currency="USD", expected_close_date=timezone.now().date()
+    )
+
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+    assert Touch.objects.get(pk=touch.pk).lead_id == older.pk
+    assert Opportunity.objects.get(pk=deal.pk).lead_id == older.pk
+
+    leads_merge_undo(merge=merge, actor=manager)
+    assert Touch.objects.get(pk=touch.pk).lead_id == newer.pk
+    assert Opportunity.objects.get(pk=deal.pk).lead_id == newer.pk
 
 
 def test_every_relation_to_a_lead_is_moved_or_listed_as_not_moved():
