@@ -1515,4 +1515,66 @@ def seed_demo(*, leads: int = 2000, reset: bool = False, now: datetime | None = 
     rescore_organization(model=scoring_model_ensure_default(org=org, now=now), now=now)
     _routing_seed(org=org, reps=reps, fallback=members["manager@demo.test"], now=now)
     _deals_seed(org=org, reps=reps, fallback=members["manager@demo.test"], now=now)
+    _sla_seed(org=org, sales=members["manager@demo.test"], marketing=members["mkt-manager@demo.test"], now=now)
     return SeedResult(org, [u[0] for u in DEMO_USERS], written, True)
+
+
+def _sla_seed(*, org: Organization, sales: Membership, marketing: Membership, now: datetime) -> None:
+    """Agreements for the last two months and this one, signed by both sides: two months ago
+    met, last month missed (targets set against what the demo's history delivered), this month
+    active with targets a little above its pace; and last month's review with notes and actions."""
+    from sla.agreements import AgreementInput, agreement_draft, agreement_sign, period_bounds
+    from sla.compliance import compliance
+    from sla.models import ActionItem, Agreement
+    from sla.reviews import _figure, review_generate
+
+    today = timezone.localdate(now)
+    this_month = period_bounds(Agreement.Period.MONTH, today)[0]
+    last_month = period_bounds(Agreement.Period.MONTH, this_month - timedelta(days=1))[0]
+    before = period_bounds(Agreement.Period.MONTH, last_month - timedelta(days=1))[0]
+    made = []
+    for start, factor in ((before, 0.8), (last_month, 1.4), (this_month, 1.15)):
+        signed_on = datetime.combine(start - timedelta(days=3), datetime.min.time(), tzinfo=now.tzinfo)
+        agreement = agreement_draft(
+            org=org,
+            actor=sales,
+            data=AgreementInput(
+                starts_on=start, revenue_target=Decimal("1"), response_hours=4, mql_target=1, min_acceptance_percent=70
+            ),
+            now=signed_on,
+        )
+        agreement_sign(agreement=agreement, actor=marketing, side="marketing", now=signed_on)
+        agreement_sign(agreement=agreement, actor=sales, side="sales", now=signed_on + timedelta(hours=2))
+        # Targets against what the history delivered: met (0.8), missed (1.4), a stretch (1.15).
+        c = compliance(agreement, now=now)
+        projected = 1 / c.elapsed if c.elapsed else 1
+        mqls, revenue = c.marketing[0].actual * projected, c.revenue.actual * projected
+        Agreement.objects.filter(pk=agreement.pk).update(
+            mql_target=max(1, round(mqls * factor)),
+            revenue_target=Decimal(max(1000, round(revenue * factor, -3))),
+        )
+        made.append(Agreement.objects.select_related("organization", "team").get(pk=agreement.pk))
+    for agreement in made[:2]:  # the period-end check recorded marketing's side
+        figures = [_figure(f) for f in compliance(agreement, now=now).marketing]
+        Agreement.objects.filter(pk=agreement.pk).update(
+            marketing_result={"figures": figures, "recorded_at": now.isoformat()}
+        )
+    review = review_generate(org=org, day=last_month, now=now)
+    review.notes = "Webinar leads convert best; paid social leads are returned as not ready. Fewer, better MQLs."
+    review.emailed_at = datetime.combine(this_month, datetime.min.time(), tzinfo=now.tzinfo)
+    review.save(update_fields=["notes", "emailed_at"])
+    ActionItem.objects.create(
+        organization=org,
+        review=review,
+        text="Move paid social budget to webinars",
+        owner=marketing,
+        due_on=this_month + timedelta(days=14),
+    )
+    ActionItem.objects.create(
+        organization=org,
+        review=review,
+        text="Call every new MQL within two hours",
+        owner=sales,
+        due_on=this_month + timedelta(days=7),
+        done_at=now,
+    )

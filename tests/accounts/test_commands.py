@@ -144,3 +144,22 @@ def test_seed_demo_tells_six_months_of_sales_follow_up(client):
     page = client.get(f"/campaigns/{best.pk}/").content.decode()
     revenue = re.search(r'data-testid="won-revenue"><span class="stat-value">([^<]+)<', page).group(1)
     assert revenue not in ("0", "0.00")
+
+
+def test_seed_demo_has_a_met_a_missed_and_an_active_agreement_and_last_months_review(client):
+    from sla.compliance import compliance
+    from sla.models import Agreement, Review
+
+    now = datetime(2026, 11, 25, 11, 30, tzinfo=UTC)
+    org = seed_demo(leads=600, now=now).organization
+
+    september, october, november = Agreement.objects.for_org(org).order_by("starts_on")
+    assert {a.status for a in (september, october, november)} == {"active"}
+    assert compliance(september, now=now).marketing[0].met is True
+    assert compliance(october, now=now).marketing[0].met is False
+    assert september.marketing_result and october.marketing_result and november.marketing_result is None
+    review = Review.objects.get(organization=org)
+    assert (review.starts_on.month, review.actions.count()) == (10, 2) and review.notes
+    client.force_login(User.objects.get(email="manager@demo.test"))
+    page = client.get("/sla/").content.decode()
+    assert "November 2026" in page and "MQLs delivered" in page
