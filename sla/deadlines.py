@@ -85,24 +85,31 @@ def _warn_at_risk(now: datetime, batch: int) -> int:
         order="at_risk_at",
     )
     Handoff.objects.filter(pk__in=[h.pk for h in handoffs]).update(at_risk_notified_at=now)
-    notices = []
-    for h in handoffs:
-        due = h.due_at.astimezone(calendar_for(h.organization).tz)
-        notices.append(
-            Notice(
-                recipient=h.rep,
-                kind="handoff.at_risk",
-                title=f"At risk: {h.lead} is due {due:%a %H:%M}",
-                body="Nobody has reached this lead yet. Log your first call or email before it is due.",
-                url=_lead_path(h.lead_id),
-            )
-        )
-    notify_many(notices, now=now)
+    notify_many(
+        [_to_rep(h, "handoff.at_risk", "At risk: {lead} is due {due:%a %H:%M}", AT_RISK_BODY) for h in handoffs],
+        now=now,
+    )
     return len(handoffs)
 
 
 def _lead_path(lead_id: int) -> str:
     return reverse("leads:lead_detail", args=[lead_id])
+
+
+AT_RISK_BODY = "Nobody has reached this lead yet. Log your first call or email before it is due."
+BREACH_BODY = "The response window passed with no touch. Reach the lead now, or return it."
+
+
+def _to_rep(handoff: Handoff, kind: str, title: str, body: str) -> Notice:
+    """A notice to the handoff's rep; ``title`` may name ``{lead}`` and ``{due}`` (local time)."""
+    due = handoff.due_at.astimezone(calendar_for(handoff.organization).tz)
+    return Notice(
+        recipient=handoff.rep,
+        kind=kind,
+        title=title.format(lead=handoff.lead, due=due),
+        body=body,
+        url=_lead_path(handoff.lead_id),
+    )
 
 
 @transaction.atomic
@@ -123,16 +130,7 @@ def _breach(now: datetime, batch: int) -> int:
     managers = _managers_of({h.rep for h in handoffs})
     notices = []
     for h in handoffs:
-        due = h.due_at.astimezone(calendar_for(h.organization).tz)
-        notices.append(
-            Notice(
-                recipient=h.rep,
-                kind="handoff.breached",
-                title=f"Breached: {h.lead} was due {due:%a %d %b %H:%M}",
-                body="The response window passed with no touch. Reach the lead now, or return it.",
-                url=_lead_path(h.lead_id),
-            )
-        )
+        notices.append(_to_rep(h, "handoff.breached", "Breached: {lead} was due {due:%a %d %b %H:%M}", BREACH_BODY))
         notices.extend(
             Notice(
                 recipient=manager,

@@ -27,11 +27,6 @@ pytestmark = pytest.mark.django_db
 TERMS = AgreementInput(starts_on=date(2026, 12, 9), revenue_target=Decimal("250000"), response_hours=8, mql_target=120)
 
 
-@pytest.fixture
-def marketing_manager(org):
-    return MembershipFactory(organization=org, role="manager", side="marketing")
-
-
 def _active(org, drafter, marketing_manager, sales_manager, terms=TERMS) -> Agreement:
     agreement = agreement_draft(org=org, actor=drafter, data=terms)
     agreement_sign(agreement=agreement, actor=marketing_manager, side="marketing")

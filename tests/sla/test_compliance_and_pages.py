@@ -14,32 +14,18 @@ from django.utils import timezone
 from leads.handoffs import handoff_accept, handoff_create, handoff_return
 from leads.opportunities import opportunity_create, opportunity_win
 from leads.touches import touch_log
-from sla.agreements import AgreementInput, agreement_draft, agreement_sign
+from sla.agreements import AgreementInput, agreement_draft
 from sla.compliance import compliance
 from sla.models import Agreement
-from tests.factories import LeadFactory, MembershipFactory
+from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
 UTC = zoneinfo.ZoneInfo("UTC")
 
 
 @pytest.fixture
-def marketing_manager(org):
-    return MembershipFactory(organization=org, role="manager", side="marketing")
-
-
-@pytest.fixture
-def agreement(org, manager, marketing_manager):
-    today = timezone.localdate()
-    draft = agreement_draft(
-        org=org,
-        actor=manager,
-        data=AgreementInput(
-            starts_on=today, revenue_target=Decimal("10000"), response_hours=4, mql_target=10, attempts_min=2
-        ),
-    )
-    agreement_sign(agreement=draft, actor=marketing_manager, side="marketing")
-    return agreement_sign(agreement=draft, actor=manager, side="sales")
+def agreement(signed_agreement):
+    return signed_agreement(timezone.localdate(), "10000", mql_target=10, attempts_min=2)
 
 
 def test_compliance_counts_what_each_side_did(org, sales, rep, marketer, agreement):

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import zoneinfo
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
 from leads.models import Absence, StageChange
-from sla.agreements import AgreementInput, agreement_draft, agreement_sign
 from sla.forecast import forecast, predicted_breaches
-from tests.factories import HandoffFactory, LeadFactory, MembershipFactory
+from tests.factories import HandoffFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 UTC = zoneinfo.ZoneInfo("UTC")
@@ -20,17 +18,8 @@ NOW = datetime(2026, 12, 16, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def agreement(org, manager):
-    marketing = MembershipFactory(organization=org, role="manager", side="marketing")
-    draft = agreement_draft(
-        org=org,
-        actor=manager,
-        data=AgreementInput(
-            starts_on=date(2026, 12, 1), revenue_target=Decimal("100000"), response_hours=4, mql_target=60
-        ),
-    )
-    agreement_sign(agreement=draft, actor=marketing, side="marketing")
-    return agreement_sign(agreement=draft, actor=manager, side="sales")
+def agreement(signed_agreement):
+    return signed_agreement(date(2026, 12, 1), "100000", mql_target=60)
 
 
 def test_projection_at_the_current_pace_and_the_chart(org, agreement):

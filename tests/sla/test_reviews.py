@@ -11,11 +11,10 @@ from django.core import mail
 
 from leads.handoffs import handoff_accept, handoff_create, handoff_return
 from leads.opportunities import opportunity_create, opportunity_win
-from sla.agreements import AgreementInput, agreement_draft, agreement_sign
 from sla.models import ActionItem, Agreement, Review
 from sla.reviews import period_end_check, review_generate
 from smarketing.notifications.models import Notification
-from tests.factories import CampaignFactory, ContentRequestFactory, LeadFactory, MembershipFactory
+from tests.factories import CampaignFactory, ContentRequestFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 UTC = zoneinfo.ZoneInfo("UTC")
@@ -23,17 +22,8 @@ NOV_10 = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def november(org, manager):
-    marketing = MembershipFactory(organization=org, role="manager", side="marketing")
-    draft = agreement_draft(
-        org=org,
-        actor=manager,
-        data=AgreementInput(
-            starts_on=date(2026, 11, 1), revenue_target=Decimal("5000"), response_hours=4, mql_target=3
-        ),
-    )
-    agreement_sign(agreement=draft, actor=marketing, side="marketing")
-    return agreement_sign(agreement=draft, actor=manager, side="sales")
+def november(signed_agreement):
+    return signed_agreement(date(2026, 11, 1), "5000", mql_target=3)
 
 
 def test_the_review_snapshot_has_results_wins_sources_reasons_and_requests(
