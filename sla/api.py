@@ -90,7 +90,8 @@ class FigureSerializer(serializers.Serializer):
     unit = serializers.CharField()
     numerator = serializers.IntegerField(allow_null=True)
     denominator = serializers.IntegerField(allow_null=True)
-    met = serializers.BooleanField(allow_null=True)
+    met = serializers.BooleanField(allow_null=True, help_text="Null: no target, or nothing to measure yet.")
+    has_data = serializers.BooleanField(help_text="False: nothing to measure yet (actual reads 0).")
 
 
 class RepFiguresSerializer(serializers.Serializer):

@@ -40,10 +40,11 @@ class Figure:
     numerator: int | None = None
     denominator: int | None = None
     higher_is_better: bool = True
+    has_data: bool = True  # False: nothing to measure yet (no handoff decided, no response timed)
 
     @property
     def met(self) -> bool | None:
-        if self.target is None:
+        if self.target is None or not self.has_data:
             return None
         return self.actual >= self.target if self.higher_is_better else self.actual <= self.target
 
@@ -155,6 +156,7 @@ def compliance(agreement: Agreement, *, now: datetime | None = None) -> Complian
             unit="%",
             numerator=ended["accepted"],
             denominator=ended_total,
+            has_data=bool(ended_total),
         )
     )
 
@@ -173,11 +175,10 @@ def compliance(agreement: Agreement, *, now: datetime | None = None) -> Complian
             unit="%",
             numerator=in_window,
             denominator=decided,
+            has_data=bool(decided),
         ),
-        Figure(
-            "Median response", _percentile(hours, 50) or 0, agreement.response_hours, unit="h", higher_is_better=False
-        ),
-        Figure("p90 response", _percentile(hours, 90) or 0, agreement.response_hours, unit="h", higher_is_better=False),
+        _hours_figure("Median response", _percentile(hours, 50), agreement.response_hours),
+        _hours_figure("p90 response", _percentile(hours, 90), agreement.response_hours),
         Figure(
             f"{agreement.attempts_min} attempts within {agreement.attempts_days} days",
             round(100 * attempts_met / attempts_due, 1) if attempts_due else 0,
@@ -185,6 +186,7 @@ def compliance(agreement: Agreement, *, now: datetime | None = None) -> Complian
             unit="%",
             numerator=attempts_met,
             denominator=attempts_due,
+            has_data=bool(attempts_due),
         ),
     ]
 
@@ -209,7 +211,7 @@ def compliance(agreement: Agreement, *, now: datetime | None = None) -> Complian
 
 def _hours_figure(label: str, hours: float | None, window: int) -> Figure:
     """A response time in business hours; lower is better, the window is the most it may be."""
-    return Figure(label, hours or 0, window, unit="h", higher_is_better=False)
+    return Figure(label, hours or 0, window, unit="h", higher_is_better=False, has_data=hours is not None)
 
 
 def _rep_figures(

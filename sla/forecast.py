@@ -38,10 +38,11 @@ class Projection:
     actual: float
     projected: float
     target: float | None
+    started: bool = True  # False before the period begins: nothing to project from
 
     @property
     def on_track(self) -> bool | None:
-        return None if self.target is None else self.projected >= self.target
+        return None if self.target is None or not self.started else self.projected >= self.target
 
 
 @dataclass
@@ -120,10 +121,11 @@ def forecast(agreement: Agreement, *, now: datetime | None = None) -> Forecast:
     projections, charts = [], []
     mqls = sum(daily_mqls.values())
     if agreement.mql_target:
-        projections.append(Projection("MQLs", mqls, project(mqls), agreement.mql_target))
+        projections.append(Projection("MQLs", mqls, project(mqls), agreement.mql_target, elapsed > 0))
         charts.append(_chart("MQLs", agreement, days, agreement.mql_target, daily_mqls, now))
     revenue = sum(daily_revenue.values())
-    projections.append(Projection("Won revenue", revenue, project(revenue), float(agreement.revenue_target)))
+    target = float(agreement.revenue_target)
+    projections.append(Projection("Won revenue", revenue, project(revenue), target, elapsed > 0))
     charts.append(_chart("Won revenue", agreement, days, float(agreement.revenue_target), daily_revenue, now))
     return Forecast(elapsed, projections, charts, predicted_breaches(agreement, now=now))
 

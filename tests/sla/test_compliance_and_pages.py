@@ -190,3 +190,12 @@ def test_friday_evening_handoff_under_a_four_hour_agreement_is_due_monday(org, s
         pytest.skip("the agreement of this month does not cover that Friday")
     handoff = handoff_create(lead=LeadFactory(organization=org), actor=marketer, now=friday_evening)
     assert handoff.due_at == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+
+
+def test_before_the_period_begins_nothing_reads_as_missed(login, manager, signed_agreement):
+    next_month = (timezone.localdate().replace(day=1) + timedelta(days=32)).replace(day=1)
+    agreement = signed_agreement(next_month, "5000", mql_target=10)
+    c = compliance(agreement)
+    assert [f.met for f in c.sales] == [None, None, None, None]
+    page = login(manager).get(f"/sla/{agreement.pk}/").content.decode()
+    assert "nothing to measure yet" in page and "the period has not begun" in page and "short</span>" not in page
