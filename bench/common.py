@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -113,6 +114,42 @@ def database_drop() -> None:
         log(f"dropped database {name}")
     finally:
         conn.close()
+
+
+def run_on_bench_database(
+    body: Callable[[], int], *, reuse: bool, keep: bool, env: dict[str, str], after: Callable[[], None] | None = None
+) -> int:
+    """The frame of a benchmark: refuse without a PostgreSQL ``DATABASE_URL``, set Django up with
+    ``env``, create (or reuse) and migrate the database, run ``body`` (its exit code is the
+    run's), and drop the database unless ``keep``. A ``BenchError`` is said and exits 2."""
+    try:
+        database_url()
+    except BenchError as exc:
+        log(f"refusing to run: {exc}")
+        return 2
+    setup_django(**env)
+    try:
+        with _bench_database(reuse=reuse, keep=keep):
+            return body()
+    except BenchError as exc:
+        log(f"bench failed: {exc}")
+        return 2
+    finally:
+        if after is not None:
+            after()
+
+
+@contextmanager
+def _bench_database(*, reuse: bool, keep: bool):
+    ours = False  # a database this run may drop: created now, or a bench database named by --reuse
+    try:
+        database_create(reuse=reuse)
+        ours = True
+        migrate()
+        yield
+    finally:
+        if ours and not keep:
+            database_drop()
 
 
 def migrate() -> None:

@@ -37,13 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 from bench.common import (
     PRODUCTION_ENV,
     BenchError,
-    database_create,
-    database_drop,
-    database_url,
     log,
-    migrate,
     percentile,
-    setup_django,
+    run_on_bench_database,
 )
 
 ORG_SLUG = "bench-sweep"
@@ -192,30 +188,17 @@ def measure(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        database_url()
-    except BenchError as exc:
-        log(f"refusing to run: {exc}")
-        return 2
-    # DEBUG off as in production (CaptureQueriesContext still counts the statements). Emails are
-    # queued as in production, to a Redis database no worker reads, flushed at the end.
-    setup_django(**PRODUCTION_ENV, REDIS_URL=REDIS_URL, EMAIL_URL="dummymail://")
-    ours = False
-    try:
-        database_create(reuse=args.reuse)
-        ours = True
-        migrate()
+
+    def body() -> int:
         seed(args)
         figures = measure(args)
         print(json.dumps(figures), flush=True)
         return 0 if figures["meets_target"] else 1
-    except BenchError as exc:
-        log(f"bench failed: {exc}")
-        return 2
-    finally:
-        if ours and not args.keep:
-            database_drop()
-        _flush_queue()
+
+    # DEBUG off as in production (CaptureQueriesContext still counts the statements). Emails are
+    # queued as in production, to a Redis database no worker reads, flushed at the end.
+    env = {**PRODUCTION_ENV, "REDIS_URL": REDIS_URL, "EMAIL_URL": "dummymail://"}
+    return run_on_bench_database(body, reuse=args.reuse, keep=args.keep, env=env, after=_flush_queue)
 
 
 def _flush_queue() -> None:

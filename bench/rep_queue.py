@@ -44,14 +44,10 @@ from bench.common import (
     PLAIN_STATIC,
     PRODUCTION_ENV,
     BenchError,
-    database_create,
-    database_drop,
-    database_url,
     latency_figures,
     log,
     measure_in_turns,
-    migrate,
-    setup_django,
+    run_on_bench_database,
 )
 
 ORG_SLUG = "bench-queue"
@@ -288,19 +284,10 @@ def result(scenario: Scenario, timings: list[float], errors: int, queries: int, 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        database_url()
-    except BenchError as exc:
-        log(f"refusing to run: {exc}")
-        return 2
-    setup_django(**PRODUCTION_ENV, ALLOWED_HOSTS="testserver")
-    from django.test import override_settings
 
-    ours = False
-    try:
-        database_create(reuse=args.reuse)
-        ours = True
-        migrate()
+    def body() -> int:
+        from django.test import override_settings
+
         world = seed(args)
         missed = 0
         with override_settings(STORAGES=PLAIN_STATIC):
@@ -315,12 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"--- EXPLAIN ANALYZE {scenario.name} {scenario.path} {scenario.params}\n{explain(scenario)}")
                 missed += not figures["meets_target"]
         return 1 if missed else 0
-    except BenchError as exc:
-        log(f"bench failed: {exc}")
-        return 2
-    finally:
-        if ours and not args.keep:
-            database_drop()
+
+    env = {**PRODUCTION_ENV, "ALLOWED_HOSTS": "testserver"}
+    return run_on_bench_database(body, reuse=args.reuse, keep=args.keep, env=env)
 
 
 if __name__ == "__main__":
