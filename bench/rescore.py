@@ -59,8 +59,10 @@ def run(args) -> int:
         started = time.perf_counter()
         leads_bulk_create(org=org, count=args.leads - have, start=have, history=True, batch_size=10_000)
         log(f"seeded {args.leads - have} leads with events in {time.perf_counter() - started:.0f}s")
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+    with connection.cursor() as cursor:
+        # Statistics as autovacuum keeps them: after a seed (all events pending) or an earlier
+        # run, a stale picture makes the planner read a chunk's events to find no pending one.
+        cursor.execute("ANALYZE")
     events = ActivityEvent.objects.filter(organization=org).count()
     version = ScoringModel.objects.for_org(org).count() + 1
     ScoringModel.objects.for_org(org).filter(status="active").update(status="retired")

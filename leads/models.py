@@ -441,17 +441,31 @@ class Visitor(models.Model):
 
 
 class ScoreChange(models.Model):
-    """A lead's score after a change, with why: "what was the score when it became MQL"."""
+    """A lead's score after a change, with why: "what was the score when it became MQL".
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_changes")
+    History written in bulk (a scored batch, a million rows in a full rescore), read by lead.
+    Its foreign keys are not database constraints: each would cost a check per row that locks
+    the referenced row (FOR KEY SHARE: a WAL record on the wide lead row, and on the one
+    organisation and model row every writer shares). Rows go away with their lead and
+    organisation through the ORM, which cascades them; a scoring model is deleted only as a
+    draft, which never scored anything.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="score_changes", db_constraint=False, db_index=False
+    )  # scorechange_lead_idx starts with it
     changed_at = models.DateTimeField(default=timezone.now)
     fit_score = models.IntegerField()
     engagement_score = models.IntegerField()
     total_score = models.IntegerField()
     delta = models.IntegerField(default=0)
     reason = models.CharField(max_length=300)
-    scoring_model = models.ForeignKey(ScoringModel, on_delete=models.SET_NULL, null=True, related_name="+")
+    scoring_model = models.ForeignKey(
+        ScoringModel, on_delete=models.DO_NOTHING, null=True, related_name="+", db_constraint=False, db_index=False
+    )
 
     objects = OrgQuerySet.as_manager()
 

@@ -220,20 +220,26 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> t
             "total_score, delta, reason, scoring_model_id) "
             "SELECT l.organization_id, l.lead_id, %s, s.fit, CAST(ROUND(s.eng) AS INTEGER), s.total, "
             "s.total - l.total, %s, %s "
-            "FROM leads_leadscore l JOIN rescore_scores s ON s.id = l.lead_id WHERE s.total <> l.total",
-            [now, f"Rescored under scoring model v{model.version}", model.pk],
+            "FROM leads_leadscore l JOIN rescore_scores s ON s.id = l.lead_id WHERE s.total <> l.total "
+            # The chunk's range on the score rows too: else a merge join reads the primary key from
+            # the first lead up to the chunk, and the rescore grows with the square of the leads.
+            "AND l.lead_id >= %s AND l.lead_id < %s",
+            [now, f"Rescored under scoring model v{model.version}", model.pk, low, high],
         )
         cursor.execute(
             "UPDATE leads_leadscore SET fit = s.fit, engagement = s.eng, engagement_scored_at = %s, "
             "total = s.total FROM rescore_scores s WHERE leads_leadscore.lead_id = s.id "
+            "AND leads_leadscore.lead_id >= %s AND leads_leadscore.lead_id < %s "
             # A row that would not change is not rewritten: e.g. no engagement before or after,
             # same fit. Anything with engagement changes by decay.
             "AND (leads_leadscore.fit <> s.fit OR leads_leadscore.total <> s.total "
             "OR leads_leadscore.engagement <> s.eng)",
-            [now],
+            [now, low, high],
         )
         updated = cursor.rowcount
-        if _has_caps(model):
+        # Usually nothing of the chunk is pending (scoring keeps up): one probe, not a pass over its events.
+        pending = events.filter(scored_at=None).exists()
+        if pending and _has_caps(model):
             cursor.execute(
                 "UPDATE leads_activityevent SET points = p.pts, scored_at = %s FROM rescore_points p "
                 "WHERE leads_activityevent.id = p.id AND leads_activityevent.scored_at IS NULL "
@@ -241,9 +247,10 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> t
                 "AND leads_activityevent.lead_id >= %s AND leads_activityevent.lead_id < %s",
                 [now, low, high],
             )
-            cursor.execute("DROP TABLE rescore_points")
-        else:
+        elif pending:
             events.filter(scored_at=None).update(points=points_expression(model), scored_at=now)
+        if _has_caps(model):
+            cursor.execute("DROP TABLE rescore_points")
         cursor.execute("SELECT COUNT(*) FROM rescore_scores")
         in_chunk = cursor.fetchone()[0]
         cursor.execute("DROP TABLE rescore_scores")
