@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from leads.forms import MemberChoiceField
-from leads.models import LostReason, Opportunity, Touch
+from leads.models import LostReason, Opportunity, Team, Touch
 from personas.models import ContentAsset
 from smarketing.accounts.models import Membership, Organization
 
@@ -86,3 +86,22 @@ class OpportunityLoseForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("auto_id", "lose_%s")
         super().__init__(*args, **kwargs)
+
+
+class DealPeriodForm(forms.Form):
+    """The deals list's team and close-date filters (the SLA's won revenue links with them)."""
+
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="Every team")
+    closed_from = forms.DateField(required=False, label="Closed from", widget=DATE)
+    closed_to = forms.DateField(required=False, label="Closed to", widget=DATE)
+
+    def __init__(self, *args, org: Organization, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.for_org(org).order_by("name")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("closed_from") and data.get("closed_to") and data["closed_from"] > data["closed_to"]:
+            self.add_error("closed_to", "The end date is before the start date.")
+        # Only what is given: the selector's defaults mean "any".
+        return {k: v for k, v in data.items() if v is not None}

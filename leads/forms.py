@@ -25,6 +25,9 @@ class LeadFilterForm(forms.Form):
     score_max = forms.IntegerField(required=False, label="Score to")
     created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     created_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    moved_to = forms.ChoiceField(choices=[("", "Any stage"), *Lead.Stage.choices], required=False, label="Moved to")
+    moved_since = forms.DateField(required=False, label="Moved from", widget=forms.DateInput(attrs={"type": "date"}))
+    moved_until = forms.DateField(required=False, label="Moved until", widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
         choices=[
             ("newest", "Newest"),

@@ -197,6 +197,15 @@ class LeadFilterSerializer(serializers.Serializer):
     score_max = serializers.IntegerField(required=False, help_text="Total score at most.")
     created_from = serializers.DateField(required=False, help_text="Created on or after (organisation's time zone).")
     created_to = serializers.DateField(required=False, help_text="Created on or before (organisation's time zone).")
+    moved_to = StageField(
+        required=False, allow_blank=True, help_text=f"Moved to this lifecycle stage (any when empty): {STAGES}."
+    )
+    moved_since = serializers.DateField(
+        required=False, help_text="Moved (to ``moved_to``) on or after (organisation's time zone)."
+    )
+    moved_until = serializers.DateField(
+        required=False, help_text="Moved (to ``moved_to``) on or before (organisation's time zone)."
+    )
     search = serializers.CharField(
         required=False, allow_blank=True, max_length=200, help_text="In the email, name and company."
     )

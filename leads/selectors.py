@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import chain
 
-from django.db.models import Count, Min, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -53,6 +53,11 @@ class LeadFilters:
     score_max: int | None = None
     created_from: date | None = None
     created_to: date | None = None
+    # Moved to a lifecycle stage (any, when empty) on these days: the leads behind the SLA's
+    # "MQLs delivered" and "SQLs accepted", counted from the stage history.
+    moved_to: str = ""
+    moved_since: date | None = None
+    moved_until: date | None = None
     search: str = ""
 
     def is_empty(self) -> bool:
@@ -73,6 +78,9 @@ class LeadFilters:
             score_max=data.get("score_max"),
             created_from=data.get("created_from"),
             created_to=data.get("created_to"),
+            moved_to=data.get("moved_to", ""),
+            moved_since=data.get("moved_since"),
+            moved_until=data.get("moved_until"),
             search=data.get(search_key, ""),
         )
 
@@ -86,7 +94,14 @@ class LeadFilters:
         start, end = data.get("created_from"), data.get("created_to")
         if start and end and start > end:
             errors["created_to"] = "The end date is before the start date."
+        start, end = data.get("moved_since"), data.get("moved_until")
+        if start and end and start > end:
+            errors["moved_until"] = "The end date is before the start date."
         return errors
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.moved_to or self.moved_since or self.moved_until)
 
 
 def _day_start(day: date, org: Organization) -> datetime:
@@ -131,9 +146,23 @@ def lead_list(*, org: Organization, filters: LeadFilters | None = None, order: s
         qs = qs.filter(created_at__gte=_day_start(f.created_from, org))
     if f.created_to:
         qs = qs.filter(created_at__lt=_day_start(f.created_to + timedelta(days=1), org))
+    if f.moved:
+        qs = qs.filter(pk__in=_moved(org, f).values("lead_id"))
     if f.search:
         qs = qs.filter(search_text__contains=f.search.strip().lower())
     return qs
+
+
+def _moved(org: Organization, f: LeadFilters) -> QuerySet[StageChange]:
+    """The stage changes ``f.moved_*`` asks for (index stagechange_org_to_idx when a stage is given)."""
+    moves = StageChange.objects.filter(organization=org)
+    if f.moved_to:
+        moves = moves.filter(to_stage=f.moved_to)
+    if f.moved_since:
+        moves = moves.filter(changed_at__gte=_day_start(f.moved_since, org))
+    if f.moved_until:
+        moves = moves.filter(changed_at__lt=_day_start(f.moved_until + timedelta(days=1), org))
+    return moves
 
 
 def lead_detail(*, org: Organization, lead_id: int) -> Lead:
@@ -340,9 +369,20 @@ def opportunity_get(*, org: Organization, opportunity_id: int) -> Opportunity:
 
 
 def opportunity_list(
-    *, org: Organization, status: str = "", owner: Membership | None = None, lead_id: int | None = None
+    *,
+    org: Organization,
+    status: str = "",
+    owner: Membership | None = None,
+    lead_id: int | None = None,
+    team: Team | None = None,
+    closed_from: date | None = None,
+    closed_to: date | None = None,
 ) -> QuerySet[Opportunity]:
-    """Opportunities of ``org`` with the lead and owner joined in (no N+1), newest first."""
+    """Opportunities of ``org`` with the lead and owner joined in (no N+1), newest first.
+
+    ``team``: owned by one of its members; ``closed_from`` / ``closed_to``: won or lost on
+    those days (inclusive), as the SLA's won revenue counts them.
+    """
     qs = Opportunity.objects.for_org(org).select_related("lead__company", "owner__user")
     if status:
         qs = qs.filter(status=status)
@@ -350,6 +390,12 @@ def opportunity_list(
         qs = qs.filter(owner=owner)
     if lead_id is not None:
         qs = qs.filter(lead_id=lead_id)
+    if team is not None:
+        qs = qs.filter(owner__in=TeamMember.objects.filter(team=team).values("membership_id"))
+    if closed_from is not None:
+        qs = qs.filter(close_date__gte=closed_from)
+    if closed_to is not None:
+        qs = qs.filter(close_date__lte=closed_to)
     return qs.order_by("-created_at", "-id")
 
 
@@ -430,3 +476,137 @@ def recent_wins(*, org: Organization, days: int = 30, limit: int = 5) -> QuerySe
         .select_related("lead__first_campaign", "owner__user")
         .order_by("-close_date", "-closed_at")[:limit]
     )
+
+
+# --- Handoff history: every handoff, filtered as the SLA's figures count them ------------
+
+NOT_REASSIGNED = "current"  # a status filter: every handoff but those replaced by a reassignment
+
+# The response filters, as ``sla.compliance`` counts a handoff: decided once touched or past due.
+FIRST_TOUCH = {
+    "decided": "Decided (touched, or past due)",
+    "touched": "Touched",
+    "within": "Touched within the window",
+    "missed": "Touched late, or not at all and past due",
+}
+ATTEMPTS = {
+    "due": "Counted (the days are over, or enough attempts)",
+    "met": "Enough attempts",
+    "short": "Too few attempts",
+}
+
+
+@dataclass
+class HandoffFilters:
+    """What the handoff list filters by; empty means "any". Days are in the organisation's time zone.
+
+    The SLA's figures link to the list with the filters that select exactly the handoffs they
+    count: ``counted`` leaves out those a manager moved before they breached (held against
+    nobody); ``ended_*`` is "accepted or returned on these days"; ``attempts`` compares the
+    attempts (touches but notes) within ``attempts_days`` of the handoff with ``attempts_min``.
+    """
+
+    status: str = ""  # a Handoff.Status, or NOT_REASSIGNED
+    rep: Membership | None = None
+    team: Team | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    ended_from: date | None = None
+    ended_to: date | None = None
+    counted: bool = False
+    first_touch: str = ""  # a key of FIRST_TOUCH
+    attempts: str = ""  # a key of ATTEMPTS; needs attempts_min and attempts_days
+    attempts_min: int | None = None
+    attempts_days: int | None = None
+
+    @property
+    def has_period(self) -> bool:
+        """Bounded by days on both ends: small enough to add up in one query."""
+        return bool((self.created_from and self.created_to) or (self.ended_from and self.ended_to))
+
+    @staticmethod
+    def errors(data: dict) -> dict[str, str]:
+        errors = {}
+        for low, high in (("created_from", "created_to"), ("ended_from", "ended_to")):
+            if data.get(low) and data.get(high) and data[low] > data[high]:
+                errors[high] = "The end date is before the start date."
+        if data.get("attempts") and not (data.get("attempts_min") and data.get("attempts_days")):
+            errors["attempts"] = "Give the number of attempts and the days they are due within."
+        return errors
+
+
+def _day_range(field: str, start: date | None, end: date | None, org: Organization) -> dict:
+    lookups = {}
+    if start:
+        lookups[f"{field}__gte"] = _day_start(start, org)
+    if end:
+        lookups[f"{field}__lt"] = _day_start(end + timedelta(days=1), org)
+    return lookups
+
+
+def handoff_first_touch_q(kind: str, *, now: datetime) -> Q:
+    """Handoffs decided (touched, or untouched past due), touched, touched within their window, or not."""
+    past_due = Q(first_touch_at=None, due_at__lte=now)
+    return {
+        "decided": Q(first_touch_at__isnull=False) | past_due,
+        "touched": Q(first_touch_at__isnull=False),
+        "within": Q(first_touch_at__lte=F("due_at")),
+        "missed": Q(first_touch_at__gt=F("due_at")) | past_due,
+    }[kind]
+
+
+def handoff_history(*, org: Organization, filters: HandoffFilters | None = None, now: datetime) -> QuerySet[Handoff]:
+    """Handoffs of ``org`` matching ``filters``, with the lead and rep joined in (no N+1).
+
+    Given ``attempts_days``, each handoff is annotated with ``attempts``: its touches but notes
+    within that many days of it (one subquery, as ``sla.compliance`` counts them).
+    """
+    f = filters or HandoffFilters()
+    qs = Handoff.objects.for_org(org).select_related("lead", "rep__user")
+    if f.status == NOT_REASSIGNED:
+        qs = qs.exclude(status=Handoff.Status.REASSIGNED)
+    elif f.status:
+        qs = qs.filter(status=f.status)
+    if f.rep is not None:
+        qs = qs.filter(rep=f.rep)
+    if f.team is not None:
+        qs = qs.filter(rep__in=TeamMember.objects.filter(team=f.team).values("membership_id"))
+    qs = qs.filter(**_day_range("created_at", f.created_from, f.created_to, org))
+    if f.ended_from or f.ended_to:
+        accepted = _day_range("accepted_at", f.ended_from, f.ended_to, org)
+        returned = _day_range("returned_at", f.ended_from, f.ended_to, org)
+        qs = qs.filter(Q(status=Handoff.Status.ACCEPTED, **accepted) | Q(status=Handoff.Status.RETURNED, **returned))
+    if f.counted:
+        qs = qs.exclude(status=Handoff.Status.REASSIGNED, breached_at=None)
+    if f.first_touch:
+        qs = qs.filter(handoff_first_touch_q(f.first_touch, now=now))
+    if f.attempts_days:
+        window = timedelta(days=f.attempts_days)
+        attempts = (
+            Touch.objects.filter(handoff=OuterRef("pk"), occurred_at__lte=OuterRef("created_at") + window)
+            .exclude(kind=Touch.Kind.NOTE)
+            .order_by()
+            .values("handoff")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        qs = qs.annotate(attempts=Coalesce(Subquery(attempts), 0))
+        if f.attempts and f.attempts_min:
+            enough = Q(attempts__gte=f.attempts_min)
+            over = Q(created_at__lte=now - window)
+            qs = qs.filter({"due": over | enough, "met": enough, "short": over & ~enough}[f.attempts])
+    return qs
+
+
+def handoff_history_summary(*, handoffs: QuerySet[Handoff], filters: HandoffFilters) -> dict:
+    """How many of ``handoffs`` there are, touched within their window, accepted, returned and
+    (given ``attempts_min``) with enough attempts: one query."""
+    counts = {
+        "total": Count("id"),
+        "within": Count("id", filter=Q(first_touch_at__lte=F("due_at"))),
+        "accepted": Count("id", filter=Q(status=Handoff.Status.ACCEPTED)),
+        "returned": Count("id", filter=Q(status=Handoff.Status.RETURNED)),
+    }
+    if filters.attempts_days and filters.attempts_min:
+        counts["attempts_met"] = Count("id", filter=Q(attempts__gte=filters.attempts_min))
+    return handoffs.order_by().aggregate(**counts)

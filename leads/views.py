@@ -21,6 +21,7 @@ from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
 from smarketing.accounts.tenancy import org_required
 from smarketing.forms import call_service
+from smarketing.links import back_link, days_text
 from smarketing.pagination import KeysetPage, keyset_page
 
 PAGE_SIZE = 50
@@ -32,16 +33,25 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     page = selectors_page(request, form)
     query = request.GET.copy()
     query.pop("cursor", None)
+    filters = form.filters()
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "filtered": not form.filters().is_empty(),
+        "filtered": not filters.is_empty(),
+        "moved": _moved_text(filters) if filters.moved else "",
+        "back": back_link(request),
         "members": form.members,
         "stages": Lead.Stage.choices,
         "can_manage": can(request.membership, "leads.manage"),
     }
     return render(request, "leads/lead_list.html", context)
+
+
+def _moved_text(f: selectors.LeadFilters) -> str:
+    """``Leads moved to MQL in March 2026``: the SLA's "MQLs delivered" opens the list so."""
+    stage = Lead.Stage(f.moved_to).label if f.moved_to else "any stage"
+    return f"Leads moved to {stage} {days_text(f.moved_since, f.moved_until)}".strip()
 
 
 def selectors_page(request: HttpRequest, form: LeadFilterForm) -> KeysetPage:

@@ -92,6 +92,7 @@ class FigureSerializer(serializers.Serializer):
     denominator = serializers.IntegerField(allow_null=True)
     met = serializers.BooleanField(allow_null=True, help_text="Null: no target, or nothing to measure yet.")
     has_data = serializers.BooleanField(help_text="False: nothing to measure yet (actual reads 0).")
+    url = serializers.CharField(help_text="The page listing the records the figure counts (a path of this site).")
 
 
 class RepFiguresSerializer(serializers.Serializer):
