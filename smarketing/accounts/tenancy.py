@@ -49,20 +49,34 @@ def active_memberships(user) -> models.QuerySet[Membership]:
 
 
 def resolve_membership(request: HttpRequest) -> Membership | None:
-    """The membership the signed-in user is acting as: the session's choice, else the first."""
+    """The membership the signed-in user is acting as: the session's choice, else the first.
+
+    Reads all of the user's active memberships in one query (a person belongs to a handful of
+    organisations) and keeps them as ``request.memberships``: the header's organisation switcher
+    lists them, so a page reads them once, not twice.
+    """
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    memberships = active_memberships(user)
+    memberships = list(active_memberships(user))
+    request.memberships = memberships
     chosen = request.session.get(SESSION_KEY)
-    membership = None
-    if chosen is not None:
-        membership = memberships.filter(organization_id=chosen).first()
-    if membership is None:
-        membership = memberships.first()
-        if membership is not None:
-            request.session[SESSION_KEY] = membership.organization_id
+    membership = next((m for m in memberships if m.organization_id == chosen), None) if chosen is not None else None
+    if membership is None and memberships:
+        membership = memberships[0]
+        request.session[SESSION_KEY] = membership.organization_id
     return membership
+
+
+def request_memberships(request: HttpRequest) -> list[Membership]:
+    """The signed-in user's active memberships, ordered by organisation name: those the middleware
+    read for this request, else read now (a membership chosen since, e.g. a new organisation, is
+    not among those read)."""
+    memberships = getattr(request, "memberships", None)
+    membership = getattr(request, "membership", None)
+    if memberships is None or (membership is not None and membership not in memberships):
+        memberships = request.memberships = list(active_memberships(request.user))
+    return memberships
 
 
 def select_organization(request: HttpRequest, membership: Membership) -> None:

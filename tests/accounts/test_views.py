@@ -4,6 +4,8 @@ import re
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from smarketing.accounts import services
@@ -112,6 +114,18 @@ def test_switching_organisation_changes_what_pages_show(login, rep, other_org):
     response = client.get(reverse("home"))
     assert response.context["org"] == other_org
     assert response.context["membership"].role == "marketer"
+
+
+def test_a_page_reads_the_users_memberships_once(login, rep, other_org):
+    """The middleware's read of the user's memberships also fills the header's organisation switcher."""
+    MembershipFactory(organization=other_org, user=rep.user, role="marketer")
+    client = login(rep)
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get(reverse("home")).content.decode()
+    switcher = re.search(r'data-testid="org-switcher".*?</details>', body, re.S).group(0)
+    assert "Acme" in switcher and "Globex" in switcher
+    reads = [q["sql"] for q in queries if 'FROM "accounts_membership"' in q["sql"] and '"user_id" =' in q["sql"]]
+    assert len(reads) == 1
 
 
 def test_switching_to_an_organisation_you_left_is_404(login, rep, other_org):
