@@ -18,6 +18,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from leads import selectors, services
 from leads.models import BuyerStage, Campaign, Channel, Lead, ScoreChange, Seniority, StageChange
+from leads.scoring import lead_engagement_explained
 from leads.selectors import SORTS, LeadFilters
 from leads.services import LeadInput
 from personas.api import CampaignRefSerializer, InputSerializer, OrgRelatedField, PersonaRefSerializer
@@ -98,11 +99,21 @@ class LeadSerializer(LeadRowSerializer):
     """A lead with everything about it: the row plus latest touch and why it scores what it does."""
 
     latest_campaign = CampaignRefSerializer(read_only=True, allow_null=True, help_text="Latest touch.")
-    score_explanation = serializers.JSONField(read_only=True, help_text="Fit rules and recent engagement.")
+    score_explanation = serializers.SerializerMethodField(
+        help_text="Fit rules passed (as of the lead's last change) and the latest events that earned points."
+    )
 
     class Meta(LeadRowSerializer.Meta):
         fields = [*LeadRowSerializer.Meta.fields, "latest_campaign", "score_explanation"]
         read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_score_explanation(self, lead: Lead) -> dict:
+        explanation = {"fit": lead.score_explanation.get("fit", []), "engagement": []}
+        if lead.current_score.engagement_scored_at is not None:
+            model = services.active_scoring_model(lead.organization)
+            explanation["engagement"] = lead_engagement_explained(lead, model=model)
+        return explanation
 
 
 class LeadPageSerializer(serializers.Serializer):

@@ -189,15 +189,30 @@ def lead_explain(lead: Lead, *, limit: int = 10) -> dict[str, list[dict]]:
     model, and its latest events that earned points (a set-based rescore keeps no per-lead text)."""
     from leads.services import active_scoring_model
 
-    _, fit = fit_points(lead, active_scoring_model(lead.organization))
+    model = active_scoring_model(lead.organization)
+    _, fit = fit_points(lead, model)
+    return {"fit": fit, "engagement": lead_engagement_explained(lead, model=model, limit=limit)}
+
+
+def lead_engagement_explained(lead: Lead, *, model: ScoringModel | None, limit: int = 10) -> list[dict]:
+    """The lead's latest events that earned (or cost) points, newest first, each with the rule
+    it scored by under ``model``. Nothing to read for a lead never scored."""
+    if lead.current_score.engagement_scored_at is None:
+        return []
     events = (
         ActivityEvent.objects.filter(lead=lead, scored_at__isnull=False)
         .exclude(points=0)
         .exclude(points=None)
-        .order_by("-occurred_at")[:limit]
+        .order_by("-occurred_at", "-pk")[:limit]
     )
-    engagement = [{"event": e.get_event_type_display(), "points": e.points, "at": e.occurred_at} for e in events]
-    return {"fit": fit, "engagement": engagement}
+    return [{"event": _event_label(e, model), "points": e.points, "at": e.occurred_at} for e in events]
+
+
+def _event_label(event: ActivityEvent, model: ScoringModel | None) -> str:
+    """The rule an event earned its points by under ``model`` (e.g. "page_view (url contains
+    /pricing)"), else what kind of event it is."""
+    index = matching_rule(event.event_type, event.properties, model) if model else None
+    return rule_label(model.engagement_rules[index]) if index is not None else event.get_event_type_display()
 
 
 def decay(points: float, age_days: float, half_life_days: int) -> float:
@@ -282,16 +297,12 @@ class _LeadScore:
     engagement_scored_at: datetime | None
     fit_score: int
     total_score: int
-    score_explanation: dict | None
     lifecycle_stage: str
 
 
 _EVENT_FIELDS = ("pk", "lead_id", "organization_id", "event_type", "properties", "occurred_at")
-# _LeadScore's fields as read from the score row, its lead and its explanation (if any).
-_LEAD_FIELDS = (
-    "lead_id", "engagement", "engagement_scored_at", "fit", "total", "lead__score_explanation_row__explanation",
-    "lead__lifecycle_stage",
-)  # fmt: skip
+# _LeadScore's fields as read from the score row and its lead.
+_LEAD_FIELDS = ("lead_id", "engagement", "engagement_scored_at", "fit", "total", "lead__lifecycle_stage")
 assert len(_LEAD_FIELDS) == len(fields(_LeadScore))
 _SCORE_CHANGE_COLUMNS = (
     "organization_id", "lead_id", "changed_at", "fit_score", "engagement_score", "total_score", "delta", "reason",
@@ -300,7 +311,8 @@ _SCORE_CHANGE_COLUMNS = (
 
 
 def score_events(*, event_ids: Iterable[int], now: datetime | None = None) -> int:
-    """Score a batch of stored events: update each lead's engagement, total and explanation,
+    """Score a batch of stored events: update each lead's engagement and total (the explanation
+    is worked out when read, ``lead_explain``; the events keep the points they earned),
     record the score change, and qualify leads to MQL. Idempotent: events already scored are
     skipped (claimed by ``scored_at``). Returns how many events were scored."""
     pending = ActivityEvent.objects.filter(pk__in=list(event_ids), scored_at=None).exclude(lead=None)
@@ -382,7 +394,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
         lead = leads[lead_id]
         previous = lead.engagement_scored_at or now
         engagement = decay(lead.engagement_score, (now - previous).total_seconds() / 86400, hl)
-        earned, recent, fast_lane = 0, [], None
+        earned, fast_lane = 0, None
         for event in lead_events:
             index = matching_rule(event.event_type, event.properties, model)
             points = int(model.engagement_rules[index]["points"]) if index is not None else 0
@@ -395,16 +407,11 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
             points_by_event.append((event.pk, points))
             engagement += decay(points, (now - event.occurred_at).total_seconds() / 86400, hl)
             earned += points
-            if points:
-                label = rule_label(model.engagement_rules[index])
-                recent.append({"event": label, "points": points, "at": event.occurred_at.isoformat()})
             if event.event_type in model.fast_lane_event_types and fast_lane is None:
                 fast_lane = event.event_type
         before = lead.total_score
         lead.engagement_score, lead.total_score = engagement, _total(lead.fit_score, engagement)
-        explanation = lead.score_explanation or {}
-        explanation["engagement"] = (recent + explanation.get("engagement", []))[:10]
-        lead_rows.append((lead_id, engagement, lead.total_score, json.dumps(explanation, cls=DjangoJSONEncoder)))
+        lead_rows.append((lead_id, engagement, lead.total_score))
         if lead.total_score != before:
             changes.append(
                 (
@@ -426,18 +433,10 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
         table=LeadScore._meta.db_table,
         columns=("lead_id", "engagement", "total"),
         kinds=(None, "float", None),
-        rows=[row[:3] for row in lead_rows],
+        rows=lead_rows,
         join="lead_id",
         assignments="engagement = v.engagement, total = v.total, engagement_scored_at = %s",
         params=(at,),
-    )
-    # The explanations are guarded by the score rows' locks (lead_update takes them too).
-    upsert_rows(
-        table=LeadScoreExplanation._meta.db_table,
-        columns=("lead_id", "explanation"),
-        kinds=(None, "jsonb"),
-        rows=[(row[0], row[3]) for row in lead_rows],
-        conflict="lead_id",
     )
     insert_rows(table=ScoreChange._meta.db_table, columns=_SCORE_CHANGE_COLUMNS, rows=changes)
     _mark_scored(points_by_event, now)

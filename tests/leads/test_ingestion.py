@@ -9,7 +9,7 @@ from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
-from leads.scoring import score_events
+from leads.scoring import lead_explain, score_events
 from leads.tasks import sweep_unscored_events
 from smarketing.accounts import services as account_services
 from tests.factories import LeadFactory
@@ -245,7 +245,11 @@ def test_scoring_a_batch_sums_each_leads_events_into_one_change(post, org, model
     assert (ann.total_score, bo.total_score) == (35, 5)
     change = ScoreChange.objects.get(lead=ann)
     assert (change.delta, change.reason) == (35, "2 event(s), +35 points before decay")
-    assert [e["points"] for e in ann.score_explanation["engagement"]] == [5, 30]
+    # Why, newest first, by the rule each event scored under.
+    assert [(e["event"], e["points"]) for e in lead_explain(ann)["engagement"]] == [
+        ("page_view (url contains /pricing)", 30),
+        ("page_view", 5),
+    ]
     assert dict(ActivityEvent.objects.values_list("client_event_id", "points")) == {"evt-1": 5, "evt-2": 30, "evt-3": 5}
 
 
@@ -253,7 +257,7 @@ def test_the_explanation_keeps_the_ten_latest_events(post, org, model):
     post([event(i) for i in range(8)])
     post([event(i, properties={"url": "/pricing"}) for i in range(10, 14)])
     lead = Lead.objects.get()
-    engagement = lead.score_explanation["engagement"]
+    engagement = lead_explain(lead)["engagement"]
     assert len(engagement) == 10 and [e["points"] for e in engagement[:4]] == [30] * 4
 
 

@@ -483,7 +483,7 @@ def test_a_lead_without_a_score_row_reads_zero_and_gets_one_when_scored(api, log
         0,
         0,
         0,
-        {},
+        {"fit": [], "engagement": []},
     )
     listed = api(marketer).get(URL, {"sort": "newest"}).json()["results"]
     assert [(r["email"], r["total_score"]) for r in listed] == [("rowless@x.test", 0)]
