@@ -7,6 +7,7 @@ Both databases take ``WITH v(…) AS (VALUES …) UPDATE … FROM v`` (SQLite si
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 from django.db import connection
@@ -59,12 +60,38 @@ def update_from_values(
         return cursor.rowcount
 
 
+# COPY's text format: tab-separated columns, backslash escapes, \\N for null.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_str(value: str) -> str:
+    """A string as one column of a COPY text line."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(COPY_ESCAPES)
+    return value
+
+
+def copy_value(value: object) -> str:
+    """A plain value (a string, number, datetime or None) as one column of a COPY text line."""
+    if value is None:
+        return "\\N"
+    if type(value) is str:
+        return copy_str(value)
+    return str(value)  # numbers; datetimes as "2025-01-31 09:00:00+00:00"
+
+
 def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """One multi-row ``INSERT`` of plain values (already adapted for the database), without the
-    per-object field preparation of ``bulk_create``."""
+    """Insert plain values (already adapted for the database) without the per-object field
+    preparation of ``bulk_create``: by ``COPY`` on PostgreSQL (a multi-row ``INSERT`` of a
+    few thousand rows spends longer being parsed than written), else one multi-row ``INSERT``."""
     if not rows:
         return
     q = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        text = "".join("\t".join(map(copy_value, row)) + "\n" for row in rows)
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            cursor.copy_expert(f"COPY {table} ({', '.join(q(c) for c in columns)}) FROM STDIN", io.StringIO(text))
+        return
     row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {', '.join([row_sql] * len(rows))}"  # noqa: S608
     with connection.cursor() as cursor:

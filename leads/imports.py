@@ -59,7 +59,7 @@ from django.db.models import JSONField, Model, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from leads.bulk_sql import update_from_values, upsert_rows
+from leads.bulk_sql import copy_str, copy_value, update_from_values, upsert_rows
 from leads.exports import safe_cell
 from leads.models import (
     BuyerStage,
@@ -1075,9 +1075,6 @@ def _fit(
     return found
 
 
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
 def _insert(model: type[Model], columns: dict[str, list], *, ignore_conflicts: bool = False) -> list[int]:
     """Insert rows given as columns (attribute name → values); their ids (none when conflicts
     are ignored: a row that would break a unique constraint is then left out).
@@ -1143,15 +1140,9 @@ def _copy_text(field, values: list) -> list[str]:
 
 
 def _copy_one(field, value) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(field, JSONField):
-        value = json.dumps(value)
-    elif type(value) is not str:
-        return str(value)  # numbers; datetimes as "2025-01-31 09:00:00+00:00"
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.translate(_COPY_ESCAPES)
-    return value
+    if value is not None and isinstance(field, JSONField):
+        return copy_str(json.dumps(value))
+    return copy_value(value)
 
 
 # The new lead's columns in COPY order: the row's own (prepared by the reader thread), then
@@ -1212,14 +1203,8 @@ def _lead_text(row: Row) -> str:
     text = "\t".join(values)
     # Escaping is rare: check the joined line once, and escape value by value only if needed.
     if text.count("\t") != len(values) - 1 or "\\" in text or "\n" in text or "\r" in text:
-        text = "\t".join(_copy_str(value) for value in values)
+        text = "\t".join(copy_str(value) for value in values)
     return text
-
-
-def _copy_str(value: str) -> str:
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        return value.translate(_COPY_ESCAPES)
-    return value
 
 
 def _copy_leads(ctx: Context, rows: list[Row], companies: dict[int, Facts | None], now: datetime) -> int:

@@ -385,8 +385,12 @@ class ActivityEvent(models.Model):
         UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
 
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    # No single-column indexes of their own: every insert and every scoring pays for each index,
+    # and event_client_id_unique_per_org / event_lead_occurred_idx start with these columns.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="events", db_index=False
+    )
     anonymous_id = models.CharField(max_length=100, blank=True)
     client_event_id = models.CharField(max_length=100)
     event_type = models.CharField(max_length=30, choices=Type.choices)
