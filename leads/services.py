@@ -235,12 +235,14 @@ def _apply(lead: Lead, data: LeadInput) -> None:
         lead.latest_campaign = data.campaign
 
 
-def _rematch(lead: Lead, model: ScoringModel | None = None) -> None:
+def _rematch(lead: Lead, *model: ScoringModel | None) -> None:
+    """Match the lead to a persona and work out its fit under ``model`` (the active one when
+    not given; None, given, means the organisation has none: not read again)."""
     from leads.scoring import lead_score_fit
 
     persona, _, _ = match_persona(lead_attributes(lead), org=lead.organization)
     lead.persona = persona
-    lead_score_fit(lead, model)
+    lead_score_fit(lead, *model)
 
 
 def lead_create(

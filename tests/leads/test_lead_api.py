@@ -4,6 +4,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads.ingestion import events_ingest
@@ -283,6 +285,15 @@ def test_create_costs_a_fixed_number_of_queries(api, org, marketer, django_asser
         response = client.post(URL, lead_payload(), format="json")
     assert response.status_code == 201 and response.json()["persona"] is not None
     assert response.json()["fit_score"] == 10
+
+
+def test_create_without_a_scoring_model_looks_for_one_once(api, org, marketer):
+    client = api(marketer)
+    client.get("/api/v1/me")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(URL, lead_payload(email="nomodel@northwind.example"), format="json")
+    assert response.status_code == 201 and response.json()["fit_score"] == 0
+    assert sum('FROM "leads_scoringmodel"' in q["sql"] for q in queries.captured_queries) == 1
 
 
 @pytest.mark.parametrize(
