@@ -80,6 +80,20 @@ def copy_value(value: object) -> str:
     return str(value)  # numbers; datetimes as "2025-01-31 09:00:00+00:00"
 
 
+def pg_array(values: Sequence[object]) -> str:
+    """Values as one PostgreSQL array literal (``{1,NULL,"a \\"b\\""}``), to pass a column of
+    many rows as a single parameter: ``unnest(%s::bigint[], %s::text[], …)`` is parsed in one
+    go, where a multi-row ``VALUES`` list is a node per value."""
+    return "{" + ",".join("NULL" if v is None else _pg_array_item(v) for v in values) + "}"
+
+
+def _pg_array_item(value: object) -> str:
+    text = str(value)  # numbers; datetimes as "2025-01-31 09:00:00+00:00"
+    if "\\" in text or '"' in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
 def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """Insert plain values (already adapted for the database) without the per-object field
     preparation of ``bulk_create``: by ``COPY`` on PostgreSQL (a multi-row ``INSERT`` of a

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
-from leads.bulk_sql import update_from_values
+from leads.bulk_sql import pg_array, update_from_values
 from leads.models import ActivityEvent, Lead, Visitor
 from leads.services import LeadInput, lead_create, lead_update
 from smarketing.accounts.models import Organization
@@ -325,6 +325,11 @@ def _visitors_for(
     return {i: known.get(i) for i in ids}
 
 
+# The PostgreSQL types of the inserted columns, in _events_insert's order.
+_EVENT_COLUMN_TYPES = ("bigint", "bigint", "text", "text", "text", "timestamptz", "timestamptz", "jsonb", "bigint")
+_EVENT_COLUMNS_UNNESTED = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in _EVENT_COLUMN_TYPES) + ")"  # noqa: S608 (types from code)
+
+
 def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int | None]], now: datetime) -> set[str]:
     """One multi-row INSERT; an id already stored (or stored meanwhile by a concurrent request)
     is skipped by ON CONFLICT. Returns the client ids actually inserted."""
@@ -345,10 +350,15 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
             e.properties_json,
             campaign_id,
         )
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    if connection.vendor == "postgresql":
+        # A column a parameter: a 1,000-event VALUES list took longer to parse than to insert.
+        columns = [pg_array(params[i :: len(_EVENT_COLUMN_TYPES)]) for i in range(len(_EVENT_COLUMN_TYPES))]
+        values, params = _EVENT_COLUMNS_UNNESTED, columns
+    else:
+        values = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
     sql = (
-        "INSERT INTO leads_activityevent (organization_id, lead_id, anonymous_id, client_event_id, event_type, "  # noqa: S608
-        f"occurred_at, received_at, properties, campaign_id) VALUES {values} "
+        "INSERT INTO leads_activityevent (organization_id, lead_id, anonymous_id, client_event_id, event_type, "
+        f"occurred_at, received_at, properties, campaign_id) {values} "
         "ON CONFLICT (organization_id, client_event_id) DO NOTHING RETURNING client_event_id"
     )
     with connection.cursor() as cursor:

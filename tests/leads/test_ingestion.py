@@ -320,3 +320,14 @@ def test_busy_ingestion_queues_one_scoring_run_at_a_time():
         scoring_enqueued_clear(1)  # the run starts: events stored from now on need another
         enqueue_scoring(1)
         assert apply_async.call_count == 3
+
+
+def test_any_text_in_ids_and_properties_is_stored_as_sent(post, org, model):
+    """Quotes, backslashes, braces, commas, tabs, newlines and non-ASCII survive the bulk insert."""
+    awkward = 'a "quoted" \\ back\\slash, {braces}\ttab\nline — ünï NULL'
+    properties = {"url": "/pricing?q=" + awkward, "nested": {"list": [1, None, awkward]}, "empty": ""}
+    body = post([event(1, id=f"id {awkward}", anonymous_id=awkward, properties=properties)]).json()
+    assert body == {"accepted": 1, "duplicates": 0, "errors": []}
+    stored = ActivityEvent.objects.get()
+    assert (stored.client_event_id, stored.anonymous_id, stored.properties) == (f"id {awkward}", awkward, properties)
+    assert post([event(1, id=f"id {awkward}")]).json()["duplicates"] == 1
