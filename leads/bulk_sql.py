@@ -102,7 +102,10 @@ def insert_rows(*, table: str, columns: Sequence[str], rows: Sequence[Sequence[o
         return
     q = connection.ops.quote_name
     if connection.vendor == "postgresql":
-        text = "".join("\t".join(map(copy_value, row)) + "\n" for row in rows)
+        text = "".join(
+            "\t".join(["\\N" if v is None else copy_str(v) if type(v) is str else str(v) for v in row]) + "\n"
+            for row in rows
+        )  # copy_value, inlined: a call per value was most of the time it took
         with connection.cursor() as cursor, connection.wrap_database_errors:
             cursor.copy_expert(f"COPY {table} ({', '.join(q(c) for c in columns)}) FROM STDIN", io.StringIO(text))
         return

@@ -139,7 +139,7 @@ def _capped_rules(model: ScoringModel) -> dict[int, tuple[int, str]]:
 
 
 def _cap_counts(
-    model: ScoringModel, capped: dict[int, tuple[int, str]], events: Iterable[ActivityEvent]
+    model: ScoringModel, capped: dict[int, tuple[int, str]], events: Iterable[_Event], rule_of: dict[int, int | None]
 ) -> dict[tuple[int, int, datetime], int]:
     """How many already-scored events of each (lead, capped rule, period) the batch's events fall
     in, so a batch never pays more than the cap on top of what earlier batches paid.
@@ -152,7 +152,7 @@ def _cap_counts(
 
     keys: set[tuple[int, int, datetime]] = set()
     for event in events:
-        index = matching_rule(event.event_type, event.properties, model)
+        index = rule_of[event.pk]
         if index in capped:
             keys.add((event.lead_id, index, cap_period_start(event.occurred_at, capped[index][1])))
     counts: dict[tuple[int, int, datetime], int] = defaultdict(int)
@@ -387,7 +387,8 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     # Counted with the score rows locked: no run scoring the same leads is still uncommitted
     # (it would hold their locks), so every earlier event counts towards the caps.
     capped = _capped_rules(model)
-    cap_counts = _cap_counts(model, capped, events) if capped else {}
+    rule_of = {e.pk: matching_rule(e.event_type, e.properties, model) for e in events}
+    cap_counts = _cap_counts(model, capped, events, rule_of) if capped else {}
     hl = model.decay_half_life_days
     at = connection.ops.adapt_datetimefield_value(now)
     points_by_event, lead_rows, changes, qualify = [], [], [], {}
@@ -397,7 +398,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
         engagement = decay(lead.engagement_score, (now - previous).total_seconds() / 86400, hl)
         earned, fast_lane = 0, None
         for event in lead_events:
-            index = matching_rule(event.event_type, event.properties, model)
+            index = rule_of[event.pk]
             points = int(model.engagement_rules[index]["points"]) if index is not None else 0
             if index in capped:
                 cap, period = capped[index]
