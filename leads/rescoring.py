@@ -17,8 +17,8 @@ from functools import reduce
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Case, DateTimeField, F, FloatField, Func, Q, Sum, Value, When, Window
-from django.db.models.functions import Power, RowNumber, Trunc
+from django.db.models import Case, DateTimeField, F, FloatField, Func, Q, Sum, Value, When
+from django.db.models.functions import Power, Trunc
 from django.utils import timezone
 
 from leads.models import ActivityEvent, Lead, ScoringModel
@@ -131,22 +131,32 @@ def _capped_points_sql(model: ScoringModel, events, now: datetime) -> tuple[str,
     """``events`` with ``id``, ``lead_id``, ``age`` (days before ``now``) and the points each earns after the
     caps: within a lead, a capped rule and one calendar period, the events in order of
     occurrence (then id) up to the cap earn the rule's points, the rest none (leads.scoring
-    applies the same rule batch by batch)."""
+    applies the same rule batch by batch).
+
+    Each event's rule is matched once, in a subquery the planner may not flatten (``OFFSET 0``
+    on PostgreSQL): flattened, the rules' ``CASE`` (JSON property tests included) was evaluated
+    again for the window's partition and for the points."""
     rules = model.engagement_rules
-    rule_index, period = rule_index_expression(model), cap_period_expression(model)
-    ranked = events.annotate(
-        rule_index=rule_index,
-        pts=points_expression(model),
-        age=AgeDays("occurred_at", now),
-        n=Window(RowNumber(), partition_by=[F("lead_id"), rule_index, period], order_by=[F("occurred_at"), F("id")]),
-    ).values("id", "lead_id", "age", "pts", "rule_index", "n")
-    sql, params = _sql(ranked.order_by())
-    over_cap = " OR ".join("(r.rule_index = %s AND r.n > %s)" for i, rule in enumerate(rules) if rule.get("cap"))
+    matched_sql, matched_params = _sql(
+        events.annotate(
+            rule_index=rule_index_expression(model),
+            period=cap_period_expression(model),
+            age=AgeDays("occurred_at", now),
+        )
+        .values("id", "lead_id", "occurred_at", "age", "rule_index", "period")
+        .order_by()
+    )
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    points = "CASE m.rule_index " + " ".join("WHEN %s THEN %s" for _ in rules) + " ELSE 0 END"
+    points_params = [v for i, rule in enumerate(rules) for v in (i, int(rule["points"]))]
+    over_cap = " OR ".join("(r.rule_index = %s AND r.n > %s)" for rule in rules if rule.get("cap"))
     caps = [v for i, rule in enumerate(rules) if rule.get("cap") for v in (i, int(rule["cap"]))]
     return (
-        f"SELECT r.id, r.lead_id, r.age, CASE WHEN {over_cap} THEN 0 ELSE r.pts END AS pts "  # noqa: S608
-        f"FROM ({sql}) r",
-        [*caps, *params],
+        f"SELECT r.id, r.lead_id, r.age, CASE WHEN {over_cap} THEN 0 ELSE r.pts END AS pts FROM ("  # noqa: S608
+        f"SELECT m.id, m.lead_id, m.age, m.rule_index, {points} AS pts, ROW_NUMBER() OVER "
+        "(PARTITION BY m.lead_id, m.rule_index, m.period ORDER BY m.occurred_at, m.id) AS n "
+        f"FROM ({matched_sql}{fence}) m) r",
+        [*caps, *points_params, *matched_params],
     )
 
 
