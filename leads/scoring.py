@@ -267,10 +267,8 @@ def lead_score_save(lead: Lead, *, created: bool) -> None:
     )
 
 
-def _qualifies(lead: Lead, model: ScoringModel, fast_lane: str | None) -> str | None:
-    """The rule that makes ``lead`` an MQL now, if any."""
-    if lead.lifecycle_stage not in QUALIFIABLE:
-        return None
+def _qualifying_rule(lead: _LeadScore, model: ScoringModel, fast_lane: str | None) -> str | None:
+    """The rule by which ``lead``'s score or events would make it an MQL, whatever its stage."""
     if fast_lane:
         return f"fast lane: {fast_lane}"
     if lead.total_score >= model.mql_threshold and lead.fit_score >= model.mql_min_fit:
@@ -298,12 +296,12 @@ class _LeadScore:
     engagement_scored_at: datetime | None
     fit_score: int
     total_score: int
-    lifecycle_stage: str
 
 
 _EVENT_FIELDS = ("pk", "lead_id", "organization_id", "event_type", "properties", "occurred_at")
-# _LeadScore's fields as read from the score row and its lead.
-_LEAD_FIELDS = ("lead_id", "engagement", "engagement_scored_at", "fit", "total", "lead__lifecycle_stage")
+# _LeadScore's fields as read from the score row (not the lead's: its stage is read only for
+# the few leads whose score would qualify them, not for every lead of the batch).
+_LEAD_FIELDS = ("lead_id", "engagement", "engagement_scored_at", "fit", "total")
 assert len(_LEAD_FIELDS) == len(fields(_LeadScore))
 _SCORE_CHANGE_COLUMNS = (
     "organization_id", "lead_id", "changed_at", "fit_score", "engagement_score", "total_score", "delta", "reason",
@@ -428,9 +426,12 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
                     model.pk,
                 )
             )
-        rule = _qualifies(lead, model, fast_lane)
+        rule = _qualifying_rule(lead, model, fast_lane)
         if rule:
             qualify[lead_id] = rule
+    if qualify:  # those still in a stage that qualifies (not an MQL already, nor beyond)
+        stages = dict(Lead.objects.filter(pk__in=list(qualify)).values_list("pk", "lifecycle_stage"))
+        qualify = {pk: rule for pk, rule in qualify.items() if stages.get(pk) in QUALIFIABLE}
     update_from_values(
         table=LeadScore._meta.db_table,
         columns=("lead_id", "engagement", "total"),
