@@ -223,15 +223,12 @@ def _total(fit: int, engagement: float) -> int:
     return fit + round(engagement)
 
 
-def lead_score_fit(lead: Lead, *given: ScoringModel | None) -> None:
-    """Recompute a lead's fit after its attributes or persona changed, on its score and
+def lead_score_fit(lead: Lead, model: ScoringModel | None) -> None:
+    """Recompute a lead's fit under ``model`` (the active one; None: the organisation has none)
+    after its attributes or persona changed, on its score and
     explanation in memory (``lead.score``, ``lead.score_explanation_row``; the caller saves
     them, lead_score_save). Read the lead's score row locked first when it exists
     (lead_update): scoring changes its engagement meanwhile otherwise."""
-    from leads.services import active_scoring_model
-
-    # A model given as None is the organisation having none (not a reason to look again).
-    model = given[0] if given else active_scoring_model(lead.organization)
     score = lead.current_score
     score.fit, why = fit_points(lead, model)
     score.total = _total(score.fit, score.engagement)

@@ -235,14 +235,14 @@ def _apply(lead: Lead, data: LeadInput) -> None:
         lead.latest_campaign = data.campaign
 
 
-def _rematch(lead: Lead, *model: ScoringModel | None) -> None:
-    """Match the lead to a persona and work out its fit under ``model`` (the active one when
-    not given; None, given, means the organisation has none: not read again)."""
+def _rematch(lead: Lead, model: ScoringModel | None) -> None:
+    """Match the lead to a persona and work out its fit under ``model`` (the organisation's
+    active one, None when it has none)."""
     from leads.scoring import lead_score_fit
 
     persona, _, _ = match_persona(lead_attributes(lead), org=lead.organization)
     lead.persona = persona
-    lead_score_fit(lead, *model)
+    lead_score_fit(lead, model)
 
 
 def lead_create(
@@ -329,7 +329,7 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
     company_fields = (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
     if any(v is not None for v in company_fields):
         lead.company = _company_for(lead.organization, data, lead.email)
-    _rematch(lead)
+    _rematch(lead, active_scoring_model(lead.organization))
     lead.updated_at = now or timezone.now()
     lead.save()
     lead_score_save(lead, created=False)
