@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import chain
 
+from django.core.cache import cache
 from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -205,10 +206,64 @@ def lead_event_count(*, lead: Lead) -> int:
     return ActivityEvent.objects.filter(lead=lead).count()
 
 
+# The overview's leads-by-stage chart. Counting is a scan of every lead of the organisation (an
+# aggregate over ~1,000,000 rows takes hundreds of ms), so a large organisation's counts are kept
+# in the cache: shown as they are for STAGE_COUNTS_FRESH_S, then still shown while a Celery task
+# counts again (at most one at a time per organisation). A small organisation is counted every time.
+STAGE_COUNTS_CACHE_FROM = 20_000  # leads; counting fewer took ~5 ms (bench/README.md)
+STAGE_COUNTS_FRESH_S = 60
+STAGE_COUNTS_KEEP_S = 24 * 3600  # an organisation nobody looks at drops out of the cache
+
+
+def _stage_counts_key(org_id: int) -> str:
+    return f"leads:stage-counts:{org_id}"
+
+
 def lead_stage_counts(*, org: Organization) -> list[dict]:
-    """Every lifecycle stage with its number of leads (zero included), in funnel order."""
-    counts = dict(Lead.objects.for_org(org).values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    """Every lifecycle stage with its number of leads (zero included), in funnel order.
+
+    Exact for an organisation of fewer than ``STAGE_COUNTS_CACHE_FROM`` leads; a larger one's
+    counts may be up to ``STAGE_COUNTS_FRESH_S`` seconds old (plus the time a recount takes).
+    """
+    try:
+        entry = cache.get(_stage_counts_key(org.pk))
+    except Exception:  # the cache is an optimisation: unreachable, count now
+        entry = None
+    if entry is None:
+        counts = lead_stage_counts_refresh(org=org)
+    else:
+        counted_at, counts = entry
+        if timezone.now().timestamp() - counted_at > STAGE_COUNTS_FRESH_S:
+            _stage_counts_recount_soon(org.pk)
     return [{"stage": stage, "label": stage.label, "count": counts.get(stage.value, 0)} for stage in Lead.Stage]
+
+
+def lead_stage_counts_refresh(*, org: Organization) -> dict[str, int]:
+    """Count the organisation's leads by stage now; keep the counts in the cache when it is large
+    (``recount_lead_stages``, queued when they aged, calls this)."""
+    counted_at = timezone.now().timestamp()
+    counts = dict(Lead.objects.for_org(org).values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    key = _stage_counts_key(org.pk)
+    try:
+        if sum(counts.values()) >= STAGE_COUNTS_CACHE_FROM:
+            cache.set(key, (counted_at, counts), STAGE_COUNTS_KEEP_S)
+        else:
+            cache.delete(key)
+        cache.delete(key + ":recounting")
+    except Exception:  # noqa: S110 - the cache is an optimisation
+        pass
+    return counts
+
+
+def _stage_counts_recount_soon(org_id: int) -> None:
+    from leads.tasks import recount_lead_stages
+
+    try:
+        if not cache.add(_stage_counts_key(org_id) + ":recounting", 1, STAGE_COUNTS_FRESH_S):
+            return  # a recount is queued or running
+    except Exception:
+        return  # the cache is unreachable: the counts it holds are not read either
+    recount_lead_stages.delay(org_id)
 
 
 def lead_recent_list(*, org: Organization, limit: int = 10) -> QuerySet[Lead]:

@@ -75,6 +75,36 @@ def test_home_shows_stage_chart_and_newest_leads(login, marketer, django_assert_
     assert "won@client.test" in body
 
 
+def test_a_large_organisations_stage_counts_come_from_the_cache_and_are_recounted_when_old(
+    login, marketer, monkeypatch, django_assert_num_queries
+):
+    from leads import selectors
+
+    monkeypatch.setattr(selectors, "STAGE_COUNTS_CACHE_FROM", 3)  # "large" from 3 leads
+    LeadFactory.create_batch(3, organization=marketer.organization, lifecycle_stage="mql")
+    client = login(marketer)
+    # session, user, membership, stage counts, member count, recent wins, unread bell, recent leads,
+    # stage wording
+    with django_assert_num_queries(9):
+        assert "MQL: 3" in client.get(reverse("home")).content.decode()
+    LeadFactory(organization=marketer.organization, lifecycle_stage="mql")
+    with django_assert_num_queries(8):  # counted a moment ago: not counted again
+        assert "MQL: 3" in client.get(reverse("home")).content.decode()
+    monkeypatch.setattr(selectors, "STAGE_COUNTS_FRESH_S", -1)  # the counts have aged
+    # Shown as they were while the task counts again (in the background with a worker; here eagerly).
+    assert "MQL: 3" in client.get(reverse("home")).content.decode()
+    monkeypatch.setattr(selectors, "STAGE_COUNTS_FRESH_S", 60)
+    assert "MQL: 4" in client.get(reverse("home")).content.decode()
+
+
+def test_a_small_organisations_stage_counts_are_always_exact(login, marketer):
+    LeadFactory.create_batch(2, organization=marketer.organization, lifecycle_stage="mql")
+    client = login(marketer)
+    assert "MQL: 2" in client.get(reverse("home")).content.decode()
+    LeadFactory(organization=marketer.organization, lifecycle_stage="mql")
+    assert "MQL: 3" in client.get(reverse("home")).content.decode()
+
+
 def test_home_empty_state_guides_the_admin(login, admin):
     body = login(admin).get(reverse("home")).content.decode()
     assert "No leads yet" in body and reverse("accounts:api_keys") in body
