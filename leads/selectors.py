@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache as cache_once
 from itertools import chain
 
 from django.core.cache import cache
-from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, TextField, Value
+from django.db.models.functions import Coalesce, JSONObject, NullIf
 from django.utils import timezone
 
 from leads.models import (
@@ -308,62 +309,80 @@ def handoff_queue(*, org: Organization, rep: Membership) -> QuerySet[Handoff]:
 
 def handoff_pending_list(*, org: Organization, rep: Membership | None = None) -> QuerySet[Handoff]:
     """Open (pending or breached) handoffs of ``org`` (of one rep when given), soonest due first,
-    with what the queue page shows."""
-    handoffs = Handoff.objects.for_org(org).filter(status__in=Handoff.OPEN)
+    with what the queue page shows of each one's lead as annotations:
+
+    ``lead_email``, ``lead_first_name``, ``lead_last_name``, ``lead_company_name`` (as entered),
+    ``company_name`` (the resolved company's), ``persona_name``, ``campaign_name`` (first touch),
+    ``score_total`` (None without a score row); ``qualified``: why the lead qualified, its latest
+    move to MQL up to the handoff (the scoring rule, e.g. "scoring v2: fast lane: demo_request",
+    or a person's reason); ``last_event``: its newest activity, ``{"type": ..., "at": ...}`` (read
+    it with ``last_event_of``). The rep and the sender are not joined (``handoff_people``).
+    """
+    handoffs = _pending_base().for_org(org)
     if rep is not None:
         handoffs = handoffs.filter(rep=rep)
-    return with_qualification(
-        # The rep and who sent it are not joined here (handoff_people fills them in): with them the
-        # query joined ten tables, and PostgreSQL took longer to plan it (~4 ms) than to run it.
-        handoffs.select_related("lead__company", "lead__persona", "lead__first_campaign", "lead__score")
-        # Only the columns the queue shows (and the permission check reads): the joined rows are
-        # wide (a persona's criteria, a campaign's UTM fields), and building, sending and turning
-        # ~150 columns into 50 rows of model instances took more time than running the query.
-        .only(*QUEUE_COLUMNS)
+    return handoffs
+
+
+@cache_once
+def _pending_base() -> QuerySet[Handoff]:
+    """The queue's query, built once per process and copied by each page (never evaluated itself).
+
+    Measured on bench/rep_queue.py (bench/README.md): building and compiling the query, turning
+    its rows into model instances and planning its joins were most of the page. So the lead's
+    fields are plain annotations (one model instance a row, not up to six), the two facts about
+    the lead's history are one subquery each (a subquery per column took four), and the rep and
+    sender are read apart (with them the query joined ten tables and took ~4 ms to plan).
+    """
+    moved = StageChange.objects.filter(
+        lead=OuterRef("lead_id"), to_stage=Lead.Stage.MQL, changed_at__lte=OuterRef("created_at")
+    ).order_by("-changed_at", "-id")
+    last = ActivityEvent.objects.filter(lead=OuterRef("lead_id")).order_by("-occurred_at")
+    return (
+        Handoff.objects.filter(status__in=Handoff.OPEN)
+        .only("organization", "lead", "rep", "status", "created_at", "due_at", "first_touch_at", "note", "created_by")
+        .annotate(
+            lead_email=F("lead__email"),
+            lead_first_name=F("lead__first_name"),
+            lead_last_name=F("lead__last_name"),
+            lead_company_name=F("lead__company_name"),
+            company_name=F("lead__company__name"),
+            persona_name=F("lead__persona__name"),
+            campaign_name=F("lead__first_campaign__name"),
+            score_total=F("lead__score__total"),
+            qualified=Subquery(
+                moved.values(why=Coalesce(NullIf("rule", Value("")), "reason", output_field=TextField()))[:1]
+            ),
+            last_event=Subquery(last.values(event=JSONObject(type="event_type", at="occurred_at"))[:1]),
+        )
         .order_by("due_at", "id")
     )
 
 
-QUEUE_COLUMNS = (
-    *("organization", "lead", "rep", "status", "created_at", "due_at", "first_touch_at", "note", "created_by"),
-    *("lead__organization", "lead__email", "lead__first_name", "lead__last_name", "lead__company_name"),
-    *("lead__company__name", "lead__persona__name", "lead__first_campaign__name", "lead__score__total"),
-)
+def last_event_of(handoff: Handoff) -> tuple[str, datetime] | None:
+    """``(event type, when)`` of the lead's newest activity as ``handoff_pending_list`` read it."""
+    event = getattr(handoff, "last_event", None)
+    if not event:
+        return None
+    at = datetime.fromisoformat(event["at"])
+    return event["type"], at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite keeps UTC, naive
 
 
-def handoff_people(handoffs: list[Handoff], *, org: Organization) -> list[Handoff]:
-    """Give ``handoffs`` their rep and sender (``created_by``), each with its user, read in one query."""
-    ids = {h.rep_id for h in handoffs} | {h.created_by_id for h in handoffs if h.created_by_id}
-    if not ids:
-        return handoffs
-    people = Membership.objects.for_org(org).filter(pk__in=ids).select_related("user")
-    by_id = {m.pk: m for m in people.only("organization", "role", "removed_at", "user__full_name", "user__email")}
+def handoff_people(handoffs: list[Handoff], *, org: Organization, known: Membership | None = None) -> list[Handoff]:
+    """Give ``handoffs`` their rep, and the sender (``created_by``) of those with a note (the queue
+    names who wrote it), each with its user, read in one query; none when every one is ``known``
+    (a membership used as it is, e.g. the rep whose queue it is, whose user is not shown)."""
+    by_id = {known.pk: known} if known is not None else {}
+    ids = {h.rep_id for h in handoffs} | {h.created_by_id for h in handoffs if h.created_by_id and h.note}
+    if ids - by_id.keys():
+        people = Membership.objects.for_org(org).filter(pk__in=ids - by_id.keys()).select_related("user")
+        by_id |= {m.pk: m for m in people.only("organization", "role", "removed_at", "user__full_name", "user__email")}
     for handoff in handoffs:
         if handoff.rep_id in by_id:
             handoff.rep = by_id[handoff.rep_id]
         if handoff.created_by_id in by_id:
             handoff.created_by = by_id[handoff.created_by_id]
     return handoffs
-
-
-def with_qualification(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
-    """Annotate each handoff with why its lead qualified and what it did last, for the rep.
-
-    ``qualified_rule`` / ``qualified_reason``: the lead's latest move to MQL up to the handoff
-    (the scoring rule, e.g. "scoring v2: fast lane: demo_request", or a person's reason);
-    ``last_event_type`` / ``last_event_at``: its newest activity. Subqueries on the
-    (lead, time) indexes, so the queue stays one query.
-    """
-    moved = StageChange.objects.filter(
-        lead=OuterRef("lead_id"), to_stage=Lead.Stage.MQL, changed_at__lte=OuterRef("created_at")
-    ).order_by("-changed_at", "-id")
-    last = ActivityEvent.objects.filter(lead=OuterRef("lead_id")).order_by("-occurred_at")
-    return handoffs.annotate(
-        qualified_rule=Subquery(moved.values("rule")[:1]),
-        qualified_reason=Subquery(moved.values("reason")[:1]),
-        last_event_type=Subquery(last.values("event_type")[:1]),
-        last_event_at=Subquery(last.values("occurred_at")[:1]),
-    )
 
 
 def handoff_queue_summary(*, org: Organization, rep: Membership) -> dict:
