@@ -112,3 +112,14 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_support_probed(django_db_setup, django_db_blocker):
+    """On SQLite, Django asks the database whether it supports JSON (one query) the first time a
+    connection needs to know, e.g. for the handoff queue's ``JSONObject``: ask once up front, so an
+    exact query count does not depend on which test happened to run first."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        assert connection.features.supports_json_field

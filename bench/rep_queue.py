@@ -21,7 +21,8 @@ process, with production settings (DEBUG=false, no query log), taking turns one 
 - ``rep_queue``: ``/handoffs/`` signed in as a sales rep (their ~500 pending; 50 rows shown);
 - ``manager_queue``: ``/handoffs/`` as the sales manager (all pending; the page caps at 50);
 - ``manager_queue_rep``: the same filtered by one rep (``?rep=<id>``);
-- ``rep_home``: ``/home/`` as the sales rep (the overview with its queue card).
+- ``rep_home``: ``/home/`` as the sales rep (the overview with its queue card; a rep starts on
+  ``/handoffs/``, the overview is in the menu).
 
 One JSON line per scenario. A scenario over the target prints EXPLAIN ANALYZE of its slowest
 query on stderr (``--explain`` prints it for every scenario).

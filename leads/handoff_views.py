@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, cached_property
+from html import escape as _e
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -136,17 +137,16 @@ def with_markup(row: QueueRow, page: ActionContext) -> QueueRow:
 
 
 def due_html(row: QueueRow) -> str:
-    """The due time as the queue and the lead page show it (static/js/handoffs.js keeps it current)."""
+    """The due time as the queue and the lead page show it (static/js/handoffs.js keeps it current).
+    Times and the countdown are made here, not typed in: escaped all the same."""
     handoff = row.handoff
     if handoff.first_touch_at:
-        return format_html('<span class="muted">touched {}</span>', handoff.first_touch_at.strftime("%-d %b %H:%M"))
-    return format_html(
-        '<time class="countdown" datetime="{0}" data-due="{0}" data-created="{1}" title="{2}" data-testid="due">'
-        "{3}</time>",
-        row.due_iso,
-        row.created_iso,
-        row.due_title,
-        row.due_text,
+        touched = _e(handoff.first_touch_at.strftime("%-d %b %H:%M"))
+        return mark_safe(f'<span class="muted">touched {touched}</span>')  # noqa: S308 - escaped
+    due = _e(row.due_iso)
+    return mark_safe(  # noqa: S308 - every value escaped
+        f'<time class="countdown" datetime="{due}" data-due="{due}" data-created="{_e(row.created_iso)}" '
+        f'title="{_e(row.due_title)}" data-testid="due">{_e(row.due_text)}</time>'
     )
 
 
@@ -180,51 +180,37 @@ def actions_html(row: QueueRow, page: ActionContext) -> str:
 
 
 def row_html(row: QueueRow, *, show_rep: bool) -> str:
-    """One row of the queue's table, made here once: the template loop with its ~25 variables and
-    filters per row took a third of the queue page's time (bench/rep_queue.py)."""
+    """One row of the queue's table, made here once from the annotations of
+    ``selectors.handoff_pending_list``: the template loop with its ~25 variables and filters per row
+    took a third of the queue page's time, and ``format_html`` per part a tenth (bench/rep_queue.py).
+    Every value from the database goes through ``_e`` (``html.escape``, as Django's ``escape``)."""
     handoff = row.handoff
-    lead = handoff.lead
-    name = lead.full_name
-    company = lead.company_name or (lead.company.name if lead.company is not None else "") or "—"
-    qualified = handoff.qualified_rule or handoff.qualified_reason
+    name = f"{handoff.lead_first_name} {handoff.lead_last_name}".strip()
+    email = _e(handoff.lead_email)
+    company = handoff.lead_company_name or handoff.company_name or "—"
+    qualified = handoff.qualified
     parts = [
-        format_html(
-            '<tr class="handoff {}" data-testid="handoff-row" data-handoff="{}"><td><a href="{}">{}</a>',
-            row.state,
-            handoff.pk,
-            row.lead_url,
-            name or lead.email,
-        ),
-        format_html('<br><span class="muted small">{}</span>', lead.email) if name else "",
-        format_html(
-            '<br><span class="small">{}</span></td><td><strong>{}</strong> <span class="muted small">score</span>',
-            company,
-            lead.total_score,
-        ),
-        format_html('<br><span class="small" data-testid="qualified-by">{}</span>', qualified) if qualified else "",
-        format_html(
-            '<br><span class="small">{} · {}</span>',
-            lead.first_campaign or "no campaign",
-            lead.persona or "no persona",
-        ),
-        format_html('<br><span class="muted small">Last: {}</span>', row.last_activity) if row.last_activity else "",
+        f'<tr class="handoff {row.state}" data-testid="handoff-row" data-handoff="{handoff.pk}">'
+        f'<td><a href="{_e(row.lead_url)}">{_e(name) if name else email}</a>',
+        f'<br><span class="muted small">{email}</span>' if name else "",
+        f'<br><span class="small">{_e(company)}</span></td>'
+        f'<td><strong>{handoff.score_total or 0}</strong> <span class="muted small">score</span>',
+        f'<br><span class="small" data-testid="qualified-by">{_e(qualified)}</span>' if qualified else "",
+        f'<br><span class="small">{_e(handoff.campaign_name or "no campaign")} · '
+        f"{_e(handoff.persona_name or 'no persona')}</span>",
+        f'<br><span class="muted small">Last: {_e(row.last_activity)}</span>' if row.last_activity else "",
     ]
     if handoff.note:
-        by = format_html(" — {}", handoff.created_by.user) if handoff.created_by_id else ""
-        parts.append(format_html('<br><span class="muted small">“{}”{}</span>', Truncator(handoff.note).chars(80), by))
+        by = f" — {_e(str(handoff.created_by.user))}" if handoff.created_by_id else ""
+        parts.append(f'<br><span class="muted small">“{_e(Truncator(handoff.note).chars(80))}”{by}</span>')
     parts.append("</td>")
     if show_rep:
-        parts.append(format_html("<td>{}</td>", handoff.rep.user))
+        parts.append(f"<td>{_e(str(handoff.rep.user))}</td>")
     parts.append(
-        format_html(
-            '<td>{}</td><td>{}</td><td>{}<a href="{}" class="small">Open lead</a></td></tr>',
-            row.created_text,
-            row.due_html,
-            row.actions_html,
-            row.lead_url,
-        )
+        f"<td>{_e(row.created_text)}</td><td>{row.due_html}</td>"
+        f'<td>{row.actions_html}<a href="{_e(row.lead_url)}" class="small">Open lead</a></td></tr>'
     )
-    return mark_safe("".join(parts))  # noqa: S308 - each part is format_html's: its values escaped
+    return mark_safe("".join(parts))  # noqa: S308 - values escaped above; due_html, actions_html are safe
 
 
 def _options(choices) -> str:
@@ -236,12 +222,16 @@ def _reason_options() -> str:
     return _options(HandoffReturnForm.base_fields["reason"].choices)
 
 
+_EVENT_LABELS = dict(ActivityEvent.Type.choices)
+
+
 def _last_activity(handoff: Handoff, now: datetime) -> str:
     """``Pricing view, 2 h 5 min ago``: the lead's newest event, when the queue read it."""
-    kind = getattr(handoff, "last_event_type", None)
-    if kind not in ActivityEvent.Type.values:
+    last = selectors.last_event_of(handoff)
+    if last is None or last[0] not in _EVENT_LABELS:
         return ""
-    return f"{ActivityEvent.Type(kind).label}, {duration_text((now - handoff.last_event_at).total_seconds())} ago"
+    kind, at = last
+    return f"{_EVENT_LABELS[kind]}, {duration_text((now - at).total_seconds())} ago"
 
 
 def queue_row(handoff: Handoff, *, actor: Membership, now: datetime) -> QueueRow:
@@ -305,7 +295,8 @@ def handoff_queue(request: HttpRequest) -> HttpResponse:
         pending = selectors.handoff_pending_list(org=request.org, rep=chosen)
     handoff_rows = list(pending[: QUEUE_CAP + 1])
     now = timezone.now()
-    shown = selectors.handoff_people(handoff_rows[:QUEUE_CAP], org=request.org)
+    # A rep's own queue: every row's rep is the rep signed in (its user is not shown).
+    shown = selectors.handoff_people(handoff_rows[:QUEUE_CAP], org=request.org, known=me if own_only else None)
     rows = [queue_row(h, actor=me, now=now) for h in shown]
     if reps and can(me, "handoffs.manage"):
         # Each rep's <option> escaped once, and each row's list (every rep but its own) joined once

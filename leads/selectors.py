@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import cache as cache_once
 from itertools import chain
 
-from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.core.cache import cache
+from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, TextField, Value
+from django.db.models.functions import Coalesce, JSONObject, NullIf
 from django.utils import timezone
 
 from leads.models import (
@@ -205,10 +207,64 @@ def lead_event_count(*, lead: Lead) -> int:
     return ActivityEvent.objects.filter(lead=lead).count()
 
 
+# The overview's leads-by-stage chart. Counting is a scan of every lead of the organisation (an
+# aggregate over ~1,000,000 rows takes hundreds of ms), so a large organisation's counts are kept
+# in the cache: shown as they are for STAGE_COUNTS_FRESH_S, then still shown while a Celery task
+# counts again (at most one at a time per organisation). A small organisation is counted every time.
+STAGE_COUNTS_CACHE_FROM = 20_000  # leads; counting fewer took ~5 ms (bench/README.md)
+STAGE_COUNTS_FRESH_S = 60
+STAGE_COUNTS_KEEP_S = 24 * 3600  # an organisation nobody looks at drops out of the cache
+
+
+def _stage_counts_key(org_id: int) -> str:
+    return f"leads:stage-counts:{org_id}"
+
+
 def lead_stage_counts(*, org: Organization) -> list[dict]:
-    """Every lifecycle stage with its number of leads (zero included), in funnel order."""
-    counts = dict(Lead.objects.for_org(org).values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    """Every lifecycle stage with its number of leads (zero included), in funnel order.
+
+    Exact for an organisation of fewer than ``STAGE_COUNTS_CACHE_FROM`` leads; a larger one's
+    counts may be up to ``STAGE_COUNTS_FRESH_S`` seconds old (plus the time a recount takes).
+    """
+    try:
+        entry = cache.get(_stage_counts_key(org.pk))
+    except Exception:  # the cache is an optimisation: unreachable, count now
+        entry = None
+    if entry is None:
+        counts = lead_stage_counts_refresh(org=org)
+    else:
+        counted_at, counts = entry
+        if timezone.now().timestamp() - counted_at > STAGE_COUNTS_FRESH_S:
+            _stage_counts_recount_soon(org.pk)
     return [{"stage": stage, "label": stage.label, "count": counts.get(stage.value, 0)} for stage in Lead.Stage]
+
+
+def lead_stage_counts_refresh(*, org: Organization) -> dict[str, int]:
+    """Count the organisation's leads by stage now; keep the counts in the cache when it is large
+    (``recount_lead_stages``, queued when they aged, calls this)."""
+    counted_at = timezone.now().timestamp()
+    counts = dict(Lead.objects.for_org(org).values_list("lifecycle_stage").annotate(n=Count("id")).order_by())
+    key = _stage_counts_key(org.pk)
+    try:
+        if sum(counts.values()) >= STAGE_COUNTS_CACHE_FROM:
+            cache.set(key, (counted_at, counts), STAGE_COUNTS_KEEP_S)
+        else:
+            cache.delete(key)
+        cache.delete(key + ":recounting")
+    except Exception:  # noqa: S110 - the cache is an optimisation
+        pass
+    return counts
+
+
+def _stage_counts_recount_soon(org_id: int) -> None:
+    from leads.tasks import recount_lead_stages
+
+    try:
+        if not cache.add(_stage_counts_key(org_id) + ":recounting", 1, STAGE_COUNTS_FRESH_S):
+            return  # a recount is queued or running
+    except Exception:
+        return  # the cache is unreachable: the counts it holds are not read either
+    recount_lead_stages.delay(org_id)
 
 
 def lead_recent_list(*, org: Organization, limit: int = 10) -> QuerySet[Lead]:
@@ -253,62 +309,80 @@ def handoff_queue(*, org: Organization, rep: Membership) -> QuerySet[Handoff]:
 
 def handoff_pending_list(*, org: Organization, rep: Membership | None = None) -> QuerySet[Handoff]:
     """Open (pending or breached) handoffs of ``org`` (of one rep when given), soonest due first,
-    with what the queue page shows."""
-    handoffs = Handoff.objects.for_org(org).filter(status__in=Handoff.OPEN)
+    with what the queue page shows of each one's lead as annotations:
+
+    ``lead_email``, ``lead_first_name``, ``lead_last_name``, ``lead_company_name`` (as entered),
+    ``company_name`` (the resolved company's), ``persona_name``, ``campaign_name`` (first touch),
+    ``score_total`` (None without a score row); ``qualified``: why the lead qualified, its latest
+    move to MQL up to the handoff (the scoring rule, e.g. "scoring v2: fast lane: demo_request",
+    or a person's reason); ``last_event``: its newest activity, ``{"type": ..., "at": ...}`` (read
+    it with ``last_event_of``). The rep and the sender are not joined (``handoff_people``).
+    """
+    handoffs = _pending_base().for_org(org)
     if rep is not None:
         handoffs = handoffs.filter(rep=rep)
-    return with_qualification(
-        # The rep and who sent it are not joined here (handoff_people fills them in): with them the
-        # query joined ten tables, and PostgreSQL took longer to plan it (~4 ms) than to run it.
-        handoffs.select_related("lead__company", "lead__persona", "lead__first_campaign", "lead__score")
-        # Only the columns the queue shows (and the permission check reads): the joined rows are
-        # wide (a persona's criteria, a campaign's UTM fields), and building, sending and turning
-        # ~150 columns into 50 rows of model instances took more time than running the query.
-        .only(*QUEUE_COLUMNS)
+    return handoffs
+
+
+@cache_once
+def _pending_base() -> QuerySet[Handoff]:
+    """The queue's query, built once per process and copied by each page (never evaluated itself).
+
+    Measured on bench/rep_queue.py (bench/README.md): building and compiling the query, turning
+    its rows into model instances and planning its joins were most of the page. So the lead's
+    fields are plain annotations (one model instance a row, not up to six), the two facts about
+    the lead's history are one subquery each (a subquery per column took four), and the rep and
+    sender are read apart (with them the query joined ten tables and took ~4 ms to plan).
+    """
+    moved = StageChange.objects.filter(
+        lead=OuterRef("lead_id"), to_stage=Lead.Stage.MQL, changed_at__lte=OuterRef("created_at")
+    ).order_by("-changed_at", "-id")
+    last = ActivityEvent.objects.filter(lead=OuterRef("lead_id")).order_by("-occurred_at")
+    return (
+        Handoff.objects.filter(status__in=Handoff.OPEN)
+        .only("organization", "lead", "rep", "status", "created_at", "due_at", "first_touch_at", "note", "created_by")
+        .annotate(
+            lead_email=F("lead__email"),
+            lead_first_name=F("lead__first_name"),
+            lead_last_name=F("lead__last_name"),
+            lead_company_name=F("lead__company_name"),
+            company_name=F("lead__company__name"),
+            persona_name=F("lead__persona__name"),
+            campaign_name=F("lead__first_campaign__name"),
+            score_total=F("lead__score__total"),
+            qualified=Subquery(
+                moved.values(why=Coalesce(NullIf("rule", Value("")), "reason", output_field=TextField()))[:1]
+            ),
+            last_event=Subquery(last.values(event=JSONObject(type="event_type", at="occurred_at"))[:1]),
+        )
         .order_by("due_at", "id")
     )
 
 
-QUEUE_COLUMNS = (
-    *("organization", "lead", "rep", "status", "created_at", "due_at", "first_touch_at", "note", "created_by"),
-    *("lead__organization", "lead__email", "lead__first_name", "lead__last_name", "lead__company_name"),
-    *("lead__company__name", "lead__persona__name", "lead__first_campaign__name", "lead__score__total"),
-)
+def last_event_of(handoff: Handoff) -> tuple[str, datetime] | None:
+    """``(event type, when)`` of the lead's newest activity as ``handoff_pending_list`` read it."""
+    event = getattr(handoff, "last_event", None)
+    if not event:
+        return None
+    at = datetime.fromisoformat(event["at"])
+    return event["type"], at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite keeps UTC, naive
 
 
-def handoff_people(handoffs: list[Handoff], *, org: Organization) -> list[Handoff]:
-    """Give ``handoffs`` their rep and sender (``created_by``), each with its user, read in one query."""
-    ids = {h.rep_id for h in handoffs} | {h.created_by_id for h in handoffs if h.created_by_id}
-    if not ids:
-        return handoffs
-    people = Membership.objects.for_org(org).filter(pk__in=ids).select_related("user")
-    by_id = {m.pk: m for m in people.only("organization", "role", "removed_at", "user__full_name", "user__email")}
+def handoff_people(handoffs: list[Handoff], *, org: Organization, known: Membership | None = None) -> list[Handoff]:
+    """Give ``handoffs`` their rep, and the sender (``created_by``) of those with a note (the queue
+    names who wrote it), each with its user, read in one query; none when every one is ``known``
+    (a membership used as it is, e.g. the rep whose queue it is, whose user is not shown)."""
+    by_id = {known.pk: known} if known is not None else {}
+    ids = {h.rep_id for h in handoffs} | {h.created_by_id for h in handoffs if h.created_by_id and h.note}
+    if ids - by_id.keys():
+        people = Membership.objects.for_org(org).filter(pk__in=ids - by_id.keys()).select_related("user")
+        by_id |= {m.pk: m for m in people.only("organization", "role", "removed_at", "user__full_name", "user__email")}
     for handoff in handoffs:
         if handoff.rep_id in by_id:
             handoff.rep = by_id[handoff.rep_id]
         if handoff.created_by_id in by_id:
             handoff.created_by = by_id[handoff.created_by_id]
     return handoffs
-
-
-def with_qualification(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
-    """Annotate each handoff with why its lead qualified and what it did last, for the rep.
-
-    ``qualified_rule`` / ``qualified_reason``: the lead's latest move to MQL up to the handoff
-    (the scoring rule, e.g. "scoring v2: fast lane: demo_request", or a person's reason);
-    ``last_event_type`` / ``last_event_at``: its newest activity. Subqueries on the
-    (lead, time) indexes, so the queue stays one query.
-    """
-    moved = StageChange.objects.filter(
-        lead=OuterRef("lead_id"), to_stage=Lead.Stage.MQL, changed_at__lte=OuterRef("created_at")
-    ).order_by("-changed_at", "-id")
-    last = ActivityEvent.objects.filter(lead=OuterRef("lead_id")).order_by("-occurred_at")
-    return handoffs.annotate(
-        qualified_rule=Subquery(moved.values("rule")[:1]),
-        qualified_reason=Subquery(moved.values("reason")[:1]),
-        last_event_type=Subquery(last.values("event_type")[:1]),
-        last_event_at=Subquery(last.values("occurred_at")[:1]),
-    )
 
 
 def handoff_queue_summary(*, org: Organization, rep: Membership) -> dict:

@@ -52,6 +52,17 @@ def rescore_job(job_id: int) -> None:
     job_run(job_id, work)
 
 
+@shared_task(autoretry_for=(OSError, OperationalError), retry_backoff=5, retry_backoff_max=60, max_retries=3)
+def recount_lead_stages(org_id: int) -> None:
+    """Count a large organisation's leads by stage again for the overview (its cached counts aged)."""
+    from leads.selectors import lead_stage_counts_refresh
+    from smarketing.accounts.models import Organization
+
+    org = Organization.objects.filter(pk=org_id).first()
+    if org is not None:
+        lead_stage_counts_refresh(org=org)
+
+
 @shared_task
 def sweep_unscored_events() -> int:
     """Beat, every minute: score whatever the request path stored but could not enqueue."""

@@ -1,4 +1,5 @@
-"""Links between pages: the way back to where a filtered list was opened from, and periods in words.
+"""Links between pages: where a member starts, the way back to where a filtered list was opened
+from, and periods in words.
 
 The SLA's figures open the lead, handoff and deal lists with ``back=/sla/<id>/``; those lists
 offer the way back. ``back`` must be a path of this site (as ``next`` is for the buttons).
@@ -10,8 +11,36 @@ import calendar
 from datetime import date
 
 from django.http import HttpRequest
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_script_prefix, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+
+from smarketing.accounts.models import Membership
+
+
+def start_url(membership: Membership | None) -> str:
+    """Where a member starts (after logging in, switching organisation, or from the logo).
+
+    A sales rep's day is their handoff queue: what is due, accept or return, open the lead; the
+    organisation overview (``home``) stays one click away in the menu. Everyone else starts on
+    the overview.
+    """
+    if membership is not None and membership.role == Membership.Role.SALES_REP:
+        return path_of("handoffs:queue")
+    return path_of("home")
+
+
+_paths: dict[tuple[str, str], str] = {}
+
+
+def path_of(name: str) -> str:
+    """``reverse(name)`` of a URL without arguments, reversed once per process (and script prefix):
+    the header reverses its ~18 links on every page."""
+    key = (get_script_prefix(), name)
+    path = _paths.get(key)
+    if path is None:
+        path = _paths[key] = reverse(name)
+    return path
+
 
 # Where a list may send its reader back to, by URL namespace, and how the link reads.
 BACK_LABELS = {"sla": "Back to the SLA"}

@@ -1,4 +1,4 @@
-"""Project-level pages: the landing page and the home overview."""
+"""Project-level pages: the landing page, where a member starts, and the overview."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from smarketing.accounts import selectors as account_selectors
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
 from smarketing.accounts.tenancy import org_required
+from smarketing.links import start_url
 
 
 def index(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect("home")
+        return redirect(start_url(request.membership))
     return render(request, "landing.html")
 
 

@@ -27,6 +27,7 @@ from smarketing.accounts.models import ApiKey, Holiday, Invitation, Membership
 from smarketing.accounts.tenancy import active_memberships, get_for_org, org_required, select_organization
 from smarketing.errors import DomainError
 from smarketing.forms import call_action, call_service
+from smarketing.links import start_url
 
 
 class SmarketingLoginView(LoginView):
@@ -73,7 +74,7 @@ def organization_switch(request: HttpRequest, organization_slug: str) -> HttpRes
     membership = get_object_or_404(active_memberships(request.user), organization__slug=organization_slug)
     select_organization(request, membership)
     messages.info(request, f"You are now working in {membership.organization.name}.")
-    return redirect("home")
+    return redirect(start_url(membership))
 
 
 @org_required(permission="organization.manage")
@@ -207,7 +208,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 def _joined(request: HttpRequest, membership: Membership) -> HttpResponse:
     select_organization(request, membership)
     messages.success(request, f"You joined {membership.organization.name} as {membership.get_role_display()}.")
-    return redirect("home")
+    return redirect(start_url(membership))
 
 
 @org_required(permission="api_keys.manage")

@@ -62,6 +62,31 @@ def test_login_with_email_any_case(client, rep):
     assert client.get(reverse("home")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("role", "lands_on"), [("sales_rep", "handoffs:queue"), ("marketer", "home"), ("admin", "home")]
+)
+def test_members_start_where_their_role_works(client, org, role, lands_on):
+    """A sales rep starts on their handoff queue (after logging in and from the logo); everyone
+    else on the overview, which stays in the rep's menu too."""
+    member = MembershipFactory(organization=org, role=role, side="")
+    response = client.post(
+        reverse("accounts:login"), {"username": member.user.email, "password": PASSWORD}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == reverse(lands_on) and response.status_code == 200
+    header = re.search(r'<header class="topbar">.*?</header>', response.content.decode(), re.S).group(0)
+    assert f'<a class="brand" href="{reverse(lands_on)}">' in header
+    assert f'<a href="{reverse("home")}"' in header and ">Overview</a>" in header
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_switching_organisation_starts_where_the_new_role_works(login, rep, other_org):
+    MembershipFactory(organization=other_org, user=rep.user, role="marketer")
+    client = login(rep)
+    assert client.post(reverse("accounts:organization_switch", args=["globex"]))["Location"] == reverse("home")
+    response = client.post(reverse("accounts:organization_switch", args=["acme"]))
+    assert response["Location"] == reverse("handoffs:queue")
+
+
 def test_home_shows_stage_chart_and_newest_leads(login, marketer, django_assert_max_num_queries):
     LeadFactory.create_batch(3, organization=marketer.organization, lifecycle_stage="mql")
     LeadFactory(organization=marketer.organization, lifecycle_stage="customer", email="won@client.test")
@@ -73,6 +98,36 @@ def test_home_shows_stage_chart_and_newest_leads(login, marketer, django_assert_
     assert 'data-testid="bar-chart"' in body
     assert "MQL: 3" in body and "Customer: 1" in body
     assert "won@client.test" in body
+
+
+def test_a_large_organisations_stage_counts_come_from_the_cache_and_are_recounted_when_old(
+    login, marketer, monkeypatch, django_assert_num_queries
+):
+    from leads import selectors
+
+    monkeypatch.setattr(selectors, "STAGE_COUNTS_CACHE_FROM", 3)  # "large" from 3 leads
+    LeadFactory.create_batch(3, organization=marketer.organization, lifecycle_stage="mql")
+    client = login(marketer)
+    # session, user, membership, stage counts, member count, recent wins, unread bell, recent leads,
+    # stage wording
+    with django_assert_num_queries(9):
+        assert "MQL: 3" in client.get(reverse("home")).content.decode()
+    LeadFactory(organization=marketer.organization, lifecycle_stage="mql")
+    with django_assert_num_queries(8):  # counted a moment ago: not counted again
+        assert "MQL: 3" in client.get(reverse("home")).content.decode()
+    monkeypatch.setattr(selectors, "STAGE_COUNTS_FRESH_S", -1)  # the counts have aged
+    # Shown as they were while the task counts again (in the background with a worker; here eagerly).
+    assert "MQL: 3" in client.get(reverse("home")).content.decode()
+    monkeypatch.setattr(selectors, "STAGE_COUNTS_FRESH_S", 60)
+    assert "MQL: 4" in client.get(reverse("home")).content.decode()
+
+
+def test_a_small_organisations_stage_counts_are_always_exact(login, marketer):
+    LeadFactory.create_batch(2, organization=marketer.organization, lifecycle_stage="mql")
+    client = login(marketer)
+    assert "MQL: 2" in client.get(reverse("home")).content.decode()
+    LeadFactory(organization=marketer.organization, lifecycle_stage="mql")
+    assert "MQL: 3" in client.get(reverse("home")).content.decode()
 
 
 def test_home_empty_state_guides_the_admin(login, admin):

@@ -34,7 +34,10 @@ def test_rep_accepts_and_returns_from_the_queue(page: Page, transactional_db, sc
     page.get_by_label("Email").fill(rep.user.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/home/$"))
+    # A rep starts on their queue; the overview, with the queue's summary, is one click away.
+    expect(page).to_have_url(re.compile(r"/handoffs/$"))
+    expect(page.get_by_role("heading", name="Handoff queue", level=1)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
     expect(page.get_by_test_id("queue-summary")).to_contain_text("2 handoffs waiting")
     screenshot(1, "handoff-rep-overview")
 

@@ -78,7 +78,9 @@ def test_signup_invite_and_member_login(page: Page, live_server, mailoutbox, scr
     page.get_by_role("button", name="Create account and join").click()
 
     expect(page.get_by_role("status")).to_contain_text(f"You joined {ORG_NAME} as Sales rep.")
-    expect(page.get_by_role("heading", level=1)).to_have_text(ORG_NAME)
+    # A sales rep starts on their handoff queue (empty so far).
+    expect(page.get_by_role("heading", level=1)).to_have_text("Handoff queue")
+    expect(page.get_by_test_id("org-switcher").locator("summary")).to_contain_text(ORG_NAME)
     screenshot(6, "member-joined")
 
     # 6. The member logs out and back in with email and password.
@@ -88,7 +90,8 @@ def test_signup_invite_and_member_login(page: Page, live_server, mailoutbox, scr
     screenshot(7, "login")
     page.get_by_role("button", name="Log in").click()
 
-    expect(page.get_by_role("heading", level=1)).to_have_text(ORG_NAME)
+    expect(page).to_have_url(re.compile(r"/handoffs/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Handoff queue")
     switcher = page.get_by_test_id("org-switcher").locator("summary")
     expect(switcher).to_contain_text(ORG_NAME)
     expect(switcher.locator(".badge")).to_have_text("Sales rep")

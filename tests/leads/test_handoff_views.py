@@ -113,6 +113,24 @@ def test_queue_query_count_is_constant(
     assert len(response.context["rows"]) == count
 
 
+def test_a_reps_queue_without_notes_reads_no_one_else(login, rep, marketer, django_assert_num_queries):
+    HandoffFactory.create_batch(3, rep=rep, created_by=marketer, note="")
+    client = login(rep)
+    # Session, user, memberships, the page, the unread count: the rep is the one signed in, and a
+    # sender is named only beside a note.
+    with django_assert_num_queries(5):
+        body = client.get(QUEUE).content.decode()
+    assert body.count('data-testid="handoff-row"') == 3
+
+
+def test_a_rows_lead_fields_are_escaped(login, org, rep):
+    lead = LeadFactory(organization=org, first_name="<b>Ann</b>", last_name="O'Hara", company_name="A & <i>B</i>")
+    HandoffFactory(rep=rep, lead=lead)
+    body = login(rep).get(QUEUE).content.decode()
+    assert "&lt;b&gt;Ann&lt;/b&gt; O&#x27;Hara" in body and "A &amp; &lt;i&gt;B&lt;/i&gt;" in body
+    assert "<b>Ann" not in body and "<i>B" not in body
+
+
 def test_queue_is_capped_at_50_rows_and_says_so(login, rep):
     HandoffFactory.create_batch(51, rep=rep)
     response = login(rep).get(QUEUE)
