@@ -820,6 +820,13 @@ class Handoff(models.Model):
                 condition=models.Q(status="pending", first_touch_at=None),
                 name="handoff_breach_due_idx",
             ),
+            # A rep's queue (and the overview's card) in due order: their open handoffs only,
+            # not the organisation's walked and the other reps' discarded.
+            models.Index(
+                fields=["organization", "rep", "due_at", "id"],
+                condition=models.Q(status__in=["pending", "breached"]),
+                name="handoff_rep_open_due_idx",
+            ),
             # A manager's queue: the organisation's open handoffs by due time, whoever has them.
             models.Index(
                 fields=["organization", "due_at", "id"],
