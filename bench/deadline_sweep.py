@@ -28,6 +28,7 @@ import json
 import random
 import sys
 import time
+from collections import defaultdict
 from datetime import time as dt_time
 from datetime import timedelta
 from pathlib import Path
@@ -157,15 +158,20 @@ def measure(args: argparse.Namespace) -> dict:
     catch_up = check_deadlines(now=start)
     catch_up_ms = (time.perf_counter() - t0) * 1000
     timings, statements, totals = [], [], {"at_risk": 0, "breached": 0, "rerouted": 0}
+    by_statement: dict[str, float] = defaultdict(float)
     for tick in range(1, args.ticks + 1):
         with CaptureQueriesContext(connection) as queries:
             t0 = time.perf_counter()
             result = check_deadlines(now=start + timedelta(minutes=tick))
             timings.append(time.perf_counter() - t0)
         statements.append(len(queries))
+        for query in queries.captured_queries:  # where a tick's database time goes, by statement
+            by_statement[" ".join(query["sql"].split()[:4])[:70]] += float(query["time"])
         for key in totals:
             totals[key] += getattr(result, key)
     timings.sort()
+    for text, seconds in sorted(by_statement.items(), key=lambda item: -item[1])[:8]:
+        log(f"{1000 * seconds / args.ticks:7.1f} ms a tick  {text}")
     still_open = Handoff.objects.filter(status__in=Handoff.OPEN).count()
     p95 = percentile(timings, 95) * 1000
     return {
