@@ -28,6 +28,8 @@ import resource
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -72,6 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile", choices=["first", "second"], help="cProfile that run (the writing thread); top functions on stderr"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="per run, the PostgreSQL backend's CPU and the wall time by statement kind (COPY per table, "
+        "COMMIT with its deferred foreign-key checks, each other statement by its first 60 characters), on stderr",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.companies < 1:
         parser.error("--rows and --companies must be at least 1")
@@ -88,19 +96,65 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def backend_cpu_s() -> float | None:
-    """CPU seconds of this connection's PostgreSQL backend so far (the server is on this
-    machine): with the Python process's own, what a run costs whatever else the machine does."""
+def backend_pid() -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        (pid,) = cursor.fetchone()
+        return cursor.fetchone()[0]
+
+
+def backend_cpu_s(pid: int | None = None) -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend so far (the server is on this
+    machine): with the Python process's own, what a run costs whatever else the machine does."""
+    if pid is None:
+        pid = backend_pid()
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@contextmanager
+def statement_costs(enabled: bool):
+    """With ``--statements``: the backend CPU (``/proc``) and wall time of each statement the
+    run sends, summed by kind and printed on stderr (the biggest first)."""
+    if not enabled:
+        yield
+        return
+    from django.db import connection
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    import leads.imports
+
+    costs: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    pid = backend_pid()  # one connection for the whole run
+
+    def timed(kind: str, call, *args, **kwargs):
+        cpu0, t0 = backend_cpu_s(pid), time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            cost = costs[kind]
+            cost[0] += 1
+            cost[1] += backend_cpu_s(pid) - cpu0
+            cost[2] += time.perf_counter() - t0
+
+    def wrapper(execute, sql, params, many, context):
+        return timed(sql[:60], execute, sql, params, many, context)
+
+    copy, commit = leads.imports._copy, BaseDatabaseWrapper._commit
+    leads.imports._copy = lambda model, *a: timed(f"COPY {model._meta.db_table}", copy, model, *a)
+    BaseDatabaseWrapper._commit = lambda self: timed("COMMIT (deferred foreign-key checks)", commit, self)
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield
+    finally:
+        leads.imports._copy, BaseDatabaseWrapper._commit = copy, commit
+        log("statements: count, backend CPU s, wall s")
+        for kind, (count, cpu, wall) in sorted(costs.items(), key=lambda item: -item[1][1])[:15]:
+            log(f"  {count:6d} {cpu:8.2f} {wall:8.2f}  {kind}")
 
 
 def check_database_url() -> str:
@@ -223,7 +277,8 @@ def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
-    job = import_run(job_id=job.pk, chunk_size=args.chunk_size)
+    with statement_costs(args.statements):
+        job = import_run(job_id=job.pk, chunk_size=args.chunk_size)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - t0

@@ -14,7 +14,7 @@ from django.urls import reverse
 from leads import imports
 from leads.exports import LEAD_COLUMNS
 from leads.imports import Mode, import_run, import_start, import_upload, suggest_mapping
-from leads.models import Company, Job, Lead, ScoringModel, StageChange
+from leads.models import Company, Job, Lead, LeadScore, LeadScoreExplanation, ScoringModel, StageChange
 from leads.services import LeadInput, lead_create
 from leads.tasks import import_leads
 from smarketing.errors import Conflict, InvalidInput
@@ -344,6 +344,65 @@ def test_imported_leads_are_matched_to_a_persona_and_fit_scored(org, do_import):
         job.created_by,
     )
     assert change.total_score == 25 and change.reason == "Imported from line 2"
+
+
+def test_fit_by_company_size_is_worked_out_for_each_size_range(org, do_import):
+    """Leads of companies of different sizes get the persona and fit their own size earns,
+    whichever row of the file came first."""
+    PersonaFactory(organization=org, name="Mid-market Max", company_size_min=200, company_size_max=1000)
+    ScoringModel.objects.create(
+        organization=org,
+        version=1,
+        status="active",
+        persona_match_points=10,
+        fit_rules=[
+            {"attribute": "company_size", "operator": "gte", "value": 500, "points": 5},
+            {"attribute": "company_size", "operator": "lte", "value": "1000", "points": 3},
+        ],
+    )
+    sizes = {"a": 1200, "b": 1000, "c": 700, "d": 500, "e": 499, "f": 200, "g": 199, "h": 650, "i": 1001}
+    rows = [["email", "company domain", "employees"]]
+    rows += [[f"{name}@{name}.example", f"{name}.example", str(size)] for name, size in sizes.items()]
+    rows.append(["j@j.example", "", ""])  # no size
+    do_import(csv_bytes(rows))
+    fits = {lead.email[0]: (lead.fit_score, lead.persona_id is not None) for lead in Lead.objects.all()}
+    assert fits == {
+        "a": (5, False),
+        "b": (18, True),
+        "c": (18, True),
+        "d": (18, True),
+        "e": (13, True),
+        "f": (13, True),
+        "g": (3, False),
+        "h": (18, True),
+        "i": (5, False),
+        "j": (0, False),
+    }
+
+
+def test_fit_by_a_rule_on_one_exact_company_size(org, do_import):
+    ScoringModel.objects.create(
+        organization=org,
+        version=1,
+        status="active",
+        fit_rules=[{"attribute": "company_size", "operator": "equals", "value": "250", "points": 7}],
+    )
+    do_import(b"email,company domain,employees\na@a.example,a.example,251\nb@b.example,b.example,250\n")
+    assert {lead.email: lead.fit_score for lead in Lead.objects.all()} == {"a@a.example": 0, "b@b.example": 7}
+
+
+def test_deleting_an_imported_lead_takes_its_score_explanation_and_history(org, do_import):
+    PersonaFactory(organization=org, name="Marketing Mary", title_keywords=["marketing"])
+    ScoringModel.objects.create(organization=org, version=1, status="active", persona_match_points=10)
+    do_import(b"email,title\nann@a.example,Head of Marketing\nbo@b.example,Head of Marketing\n")
+    ann = Lead.objects.get(email="ann@a.example")
+    assert ann.score_explanation["fit"] and StageChange.objects.filter(lead=ann).exists()
+    ann.delete()
+    assert not LeadScore.objects.filter(lead_id=ann.pk).exists()
+    assert not LeadScoreExplanation.objects.filter(lead_id=ann.pk).exists()
+    assert not StageChange.objects.filter(lead_id=ann.pk).exists()
+    bo = Lead.objects.get(email="bo@b.example")
+    assert bo.fit_score == 10 and StageChange.objects.filter(lead=bo).count() == 1
 
 
 def test_companies_are_shared_by_domain_and_free_mail_is_no_domain(org, do_import):
