@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0007_reroute_predicted"),
-        ("leads", "0017_event_indexes_without_duplicates"),
+        ("leads", "0018_handoff_rep_open_due_idx"),
     ]
 
     operations = [
