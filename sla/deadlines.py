@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
@@ -63,12 +64,14 @@ def check_deadlines(*, now: datetime | None = None, batch: int = BATCH) -> Sweep
 
 def _claim(qs, batch: int, *, order: str) -> list[Handoff]:
     """Lock up to ``batch`` rows of ``qs`` others don't hold, in the order of the partial index
-    that serves it (ordered by id, PostgreSQL walked the primary key and filtered every row)."""
-    return list(
-        qs.select_for_update(skip_locked=True, of=("self",))
-        .select_related("lead", "rep__user", "organization")
-        .order_by(order, "id")[:batch]
-    )
+    that serves it (ordered by id, PostgreSQL walked the primary key and filtered every row).
+
+    Their leads, reps and organisations are read by id afterwards: joined into the claim,
+    PostgreSQL hashed them and scanned every lead to find a handful. Read by id, handoffs of one
+    organisation share one organisation object, and so one calendar (one holiday query)."""
+    handoffs = list(qs.select_for_update(skip_locked=True).order_by(order, "id")[:batch])
+    prefetch_related_objects(handoffs, "lead", "rep__user", "organization")
+    return handoffs
 
 
 @transaction.atomic
