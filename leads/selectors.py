@@ -663,6 +663,27 @@ def handoff_first_touch_q(kind: str, *, now: datetime) -> Q:
     }[kind]
 
 
+def handoffs_held_against_reps(handoffs: QuerySet[Handoff]) -> QuerySet[Handoff]:
+    """``handoffs`` but those a manager reassigned before they breached: those count against
+    nobody (the SLA's figures and the lists they link to)."""
+    return handoffs.exclude(status=Handoff.Status.REASSIGNED, breached_at=None)
+
+
+def with_attempts(handoffs: QuerySet[Handoff], *, days: int) -> QuerySet[Handoff]:
+    """``handoffs`` annotated with ``attempts``: their touches but notes within ``days`` of the
+    handoff (one subquery a row; the SLA's attempts commitment)."""
+    window = timedelta(days=days)
+    attempts = (
+        Touch.objects.filter(handoff=OuterRef("pk"), occurred_at__lte=OuterRef("created_at") + window)
+        .exclude(kind=Touch.Kind.NOTE)
+        .order_by()
+        .values("handoff")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return handoffs.annotate(attempts=Coalesce(Subquery(attempts), 0))
+
+
 def handoff_history(*, org: Organization, filters: HandoffFilters | None = None, now: datetime) -> QuerySet[Handoff]:
     """Handoffs of ``org`` matching ``filters``, with the lead and rep joined in (no N+1).
 
@@ -685,20 +706,12 @@ def handoff_history(*, org: Organization, filters: HandoffFilters | None = None,
         returned = _day_range("returned_at", f.ended_from, f.ended_to, org)
         qs = qs.filter(Q(status=Handoff.Status.ACCEPTED, **accepted) | Q(status=Handoff.Status.RETURNED, **returned))
     if f.counted:
-        qs = qs.exclude(status=Handoff.Status.REASSIGNED, breached_at=None)
+        qs = handoffs_held_against_reps(qs)
     if f.first_touch:
         qs = qs.filter(handoff_first_touch_q(f.first_touch, now=now))
     if f.attempts_days:
         window = timedelta(days=f.attempts_days)
-        attempts = (
-            Touch.objects.filter(handoff=OuterRef("pk"), occurred_at__lte=OuterRef("created_at") + window)
-            .exclude(kind=Touch.Kind.NOTE)
-            .order_by()
-            .values("handoff")
-            .annotate(n=Count("id"))
-            .values("n")
-        )
-        qs = qs.annotate(attempts=Coalesce(Subquery(attempts), 0))
+        qs = with_attempts(qs, days=f.attempts_days)
         if f.attempts and f.attempts_min:
             enough = Q(attempts__gte=f.attempts_min)
             over = Q(created_at__lte=now - window)

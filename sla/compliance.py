@@ -28,8 +28,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from leads.models import Handoff, Lead, Opportunity, StageChange, TeamMember, Touch
-from leads.selectors import NOT_REASSIGNED
+from leads.models import Handoff, Lead, Opportunity, StageChange, TeamMember
+from leads.selectors import NOT_REASSIGNED, handoffs_held_against_reps, with_attempts
 from sla.models import Agreement
 from smarketing.accounts.models import Membership
 from smarketing.business_time import calendar_for
@@ -346,18 +346,8 @@ def _rep_figures(
 ) -> dict[int, RepFigures]:
     calendar = calendar_for(agreement.organization)
     window = timedelta(days=agreement.attempts_days)
-    rows = (
-        handoffs.filter(created_at__gte=start, created_at__lt=end)
-        .exclude(status=Handoff.Status.REASSIGNED, breached_at=None)  # moved by a manager in time
-        .annotate(
-            attempts=Count(
-                "touches",
-                filter=~Q(touches__kind=Touch.Kind.NOTE) & Q(touches__occurred_at__lte=F("created_at") + window),
-            )
-        )
-        .select_related("rep__user")
-        .order_by()
-    )
+    made = handoffs_held_against_reps(handoffs.filter(created_at__gte=start, created_at__lt=end))
+    rows = with_attempts(made, days=agreement.attempts_days).select_related("rep__user").order_by()
     per_rep: dict[int, RepFigures] = {}
     for h in rows:
         figures = per_rep.get(h.rep_id)
