@@ -13,6 +13,7 @@ from leads.forms import MemberChoiceField
 from leads.models import LostReason, Opportunity, Team, Touch
 from personas.models import ContentAsset
 from smarketing.accounts.models import Membership, Organization
+from smarketing.forms import ListedChoiceField
 
 DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -23,14 +24,14 @@ class TouchForm(forms.Form):
     outcome = forms.ChoiceField(choices=[("", "— (a note)"), *Touch.Outcome.choices], required=False)
     occurred_at = forms.DateTimeField(label="When (UTC)", widget=DATETIME)
     note = forms.CharField(required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
-    content = forms.ModelChoiceField(
+    content = ListedChoiceField(
         queryset=ContentAsset.objects.none(), required=False, empty_label="No content shared", label="Content shared"
     )
 
     def __init__(self, *args, org: Organization, **kwargs) -> None:
         kwargs.setdefault("initial", {}).setdefault("occurred_at", timezone.now().replace(second=0, microsecond=0))
         super().__init__(*args, **kwargs)
-        self.fields["content"].queryset = ContentAsset.objects.for_org(org).order_by("title")
+        self.fields["content"].set_objects(ContentAsset.objects.for_org(org).order_by("title"))
 
 
 class OpportunityForm(forms.Form):

@@ -7,6 +7,7 @@ from leads.selectors import SORTS, LeadFilters
 from leads.services import LeadInput
 from personas.models import Persona
 from smarketing.accounts.models import Membership, Organization
+from smarketing.forms import ListedChoiceField
 
 
 class MemberChoiceField(forms.ModelChoiceField):
@@ -18,9 +19,9 @@ class LeadFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=200)
     stage = forms.ChoiceField(choices=[("", "All stages"), *Lead.Stage.choices], required=False)
     owner = forms.CharField(required=False)  # a member id, or "none" for unowned
-    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), required=False, empty_label="All campaigns")
+    campaign = ListedChoiceField(queryset=Campaign.objects.none(), required=False, empty_label="All campaigns")
     channel = forms.ChoiceField(choices=[("", "All channels"), *Channel.choices], required=False)
-    persona = forms.ModelChoiceField(queryset=Persona.objects.none(), required=False, empty_label="All personas")
+    persona = ListedChoiceField(queryset=Persona.objects.none(), required=False, empty_label="All personas")
     score_min = forms.IntegerField(required=False, label="Score from")
     score_max = forms.IntegerField(required=False, label="Score to")
     created_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -42,8 +43,8 @@ class LeadFilterForm(forms.Form):
     def __init__(self, *args, org: Organization, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.org = org
-        self.fields["campaign"].queryset = Campaign.objects.for_org(org)
-        self.fields["persona"].queryset = Persona.objects.for_org(org)
+        self.fields["campaign"].set_objects(Campaign.objects.for_org(org))
+        self.fields["persona"].set_objects(Persona.objects.for_org(org))
         self.members = list(Membership.objects.for_org(org).filter(removed_at=None).select_related("user"))
 
     def clean_owner(self) -> Membership | str | None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+from html import escape as _e
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from leads import deal_views, duplicate_views, handoff_views, selectors, services
@@ -17,11 +21,12 @@ from leads.models import Lead
 from leads.scoring import lead_explain
 from leads.touches import lead_consumed_asset_ids
 from personas.selectors import persona_messaging, recommend_content
+from personas.templatetags.definitions import stage_badge_html
 from smarketing.accounts.models import Membership
 from smarketing.accounts.policy import can
 from smarketing.accounts.tenancy import org_required
 from smarketing.forms import call_service
-from smarketing.links import back_link, days_text
+from smarketing.links import back_link, days_text, path_with_id
 from smarketing.pagination import KeysetPage, keyset_page
 
 PAGE_SIZE = 50
@@ -34,6 +39,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("cursor", None)
     filters = form.filters()
+    can_manage = can(request.membership, "leads.manage")
     context = {
         "form": form,
         "page": page,
@@ -43,9 +49,45 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "back": back_link(request),
         "members": form.members,
         "stages": Lead.Stage.choices,
-        "can_manage": can(request.membership, "leads.manage"),
+        "can_manage": can_manage,
+        "rows": lead_rows_html(request, page.rows, can_manage=can_manage),
     }
     return render(request, "leads/lead_list.html", context)
+
+
+def lead_rows_html(request: HttpRequest, leads: list[Lead], *, can_manage: bool) -> str:
+    """The list's table rows, made here once rather than by a template loop: its url and badge
+    tags and filters per row were about a third of the page's time at 1,000,000 leads
+    (bench/lead_list.py). Every value from the database is escaped by ``_e`` (``html.escape``, as
+    Django's ``escape`` without its check for lazy strings)."""
+    parts = []
+    for lead in leads:
+        name, email = lead.full_name, _e(lead.email)
+        score = lead.current_score
+        parts.append(
+            "<tr>"
+            + (
+                f'<td><input type="checkbox" name="leads" value="{lead.pk}" aria-label="Select {email}"></td>'
+                if can_manage
+                else ""
+            )
+            + f'<td><a href="{_e(path_with_id("leads:lead_detail", lead.pk))}">{_e(name) if name else email}</a>'
+            + (f'<br><span class="muted small">{email}</span>' if name else "")
+            + f"</td><td>{_e(lead.company_name or (lead.company.name if lead.company else '') or '—')}</td>"
+            f"<td>{stage_badge_html(request, lead.lifecycle_stage)}</td>"
+            f'<td title="fit {score.fit} + engagement {_whole(score.engagement)}">'
+            f"<strong>{score.total}</strong></td>"
+            f"<td>{_e(str(lead.persona) if lead.persona else '—')}</td>"
+            f"<td>{_e(str(lead.owner.user) if lead.owner else '—')}</td>"
+            f"<td>{_e(str(lead.first_campaign) if lead.first_campaign else '—')}</td>"
+            f"<td>{dateformat.format(timezone.localtime(lead.created_at), 'j M Y')}</td></tr>"
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - values escaped above; the badge is format_html's
+
+
+def _whole(value: float) -> str:
+    """``value|floatformat:0``: rounded half away from zero, as Django's filter does."""
+    return str(int(Decimal(repr(value)).to_integral_value(ROUND_HALF_UP)))
 
 
 def _moved_text(f: selectors.LeadFilters) -> str:
@@ -56,8 +98,16 @@ def _moved_text(f: selectors.LeadFilters) -> str:
 
 def selectors_page(request: HttpRequest, form: LeadFilterForm) -> KeysetPage:
     order = form.order()
-    leads = selectors.lead_list(org=request.org, filters=form.filters(), order=order)
-    return keyset_page(leads, order=order, cursor=request.GET.get("cursor"), size=PAGE_SIZE)
+    leads = selectors.lead_list(org=request.org, filters=form.filters(), order=order, related=False)
+    page = keyset_page(leads, order=order, cursor=request.GET.get("cursor"), size=PAGE_SIZE)
+    selectors.attach_list_related(
+        page.rows,
+        org=request.org,
+        personas=form.fields["persona"].objects,
+        campaigns=form.fields["campaign"].objects,
+        members=form.members,
+    )
+    return page
 
 
 def _csv_response(leads, name: str) -> StreamingHttpResponse:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
+from django.forms.models import ModelChoiceIterator
 from django.http import HttpRequest
 
 from smarketing.errors import DomainError
@@ -33,3 +34,46 @@ def call_action(request: HttpRequest, service: Callable[..., T], /, *, success: 
         return None
     messages.success(request, success)
     return result
+
+
+class _ListedChoices(ModelChoiceIterator):
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.field.objects:
+            yield self.choice(obj)
+
+    def __len__(self) -> int:
+        return len(self.field.objects) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(self.field.objects)
+
+
+class ListedChoiceField(forms.ModelChoiceField):
+    """A model choice whose options are read once into ``objects`` (``set_objects``).
+
+    A ``ModelChoiceField`` reads its queryset again each time it is rendered (on PostgreSQL
+    through a server-side cursor) and once more to clean a value. The lead list's filter form
+    also lends its campaigns and personas to the page's rows, so the list reads each once.
+    """
+
+    iterator = _ListedChoices
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.objects: list = []
+
+    def set_objects(self, queryset) -> None:
+        self.queryset = queryset
+        self.objects = list(queryset)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        found = next((obj for obj in self.objects if str(obj.pk) == str(value)), None)
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+            )
+        return found

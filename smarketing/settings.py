@@ -71,6 +71,9 @@ ROOT_URLCONF = "smarketing.urls"
 WSGI_APPLICATION = "smarketing.wsgi.application"
 ASGI_APPLICATION = "smarketing.asgi.application"
 
+# Django's form renderer with the common widgets written in Python (smarketing/renderers.py).
+FORM_RENDERER = "smarketing.renderers.FastRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

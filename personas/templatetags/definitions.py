@@ -15,7 +15,11 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def stage_badge(context, stage: str):
     """A stage badge whose tooltip is the active definition, linking to the glossary entry."""
-    request = context.get("request")
+    return stage_badge_html(context.get("request"), stage)
+
+
+def stage_badge_html(request, stage: str) -> str:
+    """``{% stage_badge %}`` for code that builds rows in Python (the lead list)."""
     org = getattr(request, "org", None)
     if org is None:
         return format_html('<span class="stage stage-{}">{}</span>', stage, Lead.Stage(stage).label)

@@ -34,8 +34,13 @@ class OrgQuerySet(models.QuerySet):
 
 
 def get_for_org(queryset: models.QuerySet, *, org: Organization, **lookup: Any) -> models.Model:
-    """One object of ``org``: another organisation's id and a missing id are the same 404."""
-    return get_object_or_404(queryset.for_org(org), **lookup)
+    """One object of ``org``: another organisation's id and a missing id are the same 404.
+
+    The object's ``organization`` is ``org`` itself, not read again when code follows it."""
+    obj = get_object_or_404(queryset.for_org(org), **lookup)
+    if "organization" not in obj._state.fields_cache:
+        obj.organization = org
+    return obj
 
 
 def active_memberships(user) -> models.QuerySet[Membership]:

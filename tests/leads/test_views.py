@@ -25,8 +25,9 @@ def test_list_query_count_does_not_grow_with_page_size(login, org, marketer, dja
     for i in range(count):
         LeadFactory(organization=org, owner=marketer, persona=persona, email=f"l{i}@x.test")
     client = login(marketer)
-    # The page's leads with their company and score, then their personas, campaigns and owners by id.
-    with django_assert_max_num_queries(13):
+    # Session, user, membership; the filter menus' campaigns, personas and members (which the rows
+    # reuse); the page's leads with their company and score; stage wording; unread notifications.
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("leads:lead_list"))
     assert len(rows(response)) == min(count, 50)
 
@@ -208,3 +209,62 @@ def test_lead_page_explains_the_score_even_after_a_rescore(login, org, marketer)
     rescore_organization(model=model)
     body = login(marketer).get(reverse("leads:lead_detail", args=[lead.pk])).content.decode()
     assert "CTO <strong>+25</strong>" in body and "Pricing view <strong>+15</strong>" in body
+
+
+def test_list_rows_show_each_lead_escaped(login, org, marketer, rep):
+    from leads.models import Company
+    from tests.factories import CampaignFactory
+
+    company = Company.objects.create(organization=org, name="Globex <Corp>")
+    persona = PersonaFactory(organization=org, name="Ops & Oliver")
+    campaign = CampaignFactory(organization=org, name="Spring <webinar>")
+    lead = LeadFactory(
+        organization=org,
+        email="o'hara@x.test",
+        first_name="<b>Kim</b>",
+        last_name="O'Hara",
+        company_name="",
+        company=company,
+        persona=persona,
+        first_campaign=campaign,
+        owner=rep,
+        lifecycle_stage="mql",
+        fit_score=20,
+        engagement_score=12.5,
+        total_score=33,
+        created_at=timezone.make_aware(timezone.datetime(2026, 3, 4, 12)),
+    )
+    bare = LeadFactory(organization=org, email="bare@x.test", first_name="", last_name="", company_name="")
+
+    html = login(marketer).get(reverse("leads:lead_list")).content.decode()
+    detail = reverse("leads:lead_detail", args=[lead.pk])
+    assert f'<a href="{detail}">&lt;b&gt;Kim&lt;/b&gt; O&#x27;Hara</a>' in html
+    assert '<span class="muted small">o&#x27;hara@x.test</span>' in html
+    assert "<td>Globex &lt;Corp&gt;</td>" in html  # the company's name when the lead has none of its own
+    assert 'class="stage stage-mql"' in html
+    assert '<td title="fit 20 + engagement 13"><strong>33</strong></td>' in html  # rounded half up
+    assert "<td>Ops &amp; Oliver</td>" in html and "<td>Spring &lt;webinar&gt;</td>" in html
+    assert f"<td>{rep.user}</td>" in html and "<td>4 Mar 2026</td>" in html
+    assert f'value="{lead.pk}" aria-label="Select o&#x27;hara@x.test"' in html
+    # A lead with no name shows its email as the link, and dashes for what it lacks.
+    assert f'<a href="{reverse("leads:lead_detail", args=[bare.pk])}">bare@x.test</a></td><td>—</td>' in html
+    # A sales rep may read the list but not act on many leads at once: no checkboxes.
+    assert 'name="leads"' not in login(rep).get(reverse("leads:lead_list")).content.decode()
+
+
+def test_list_reads_personas_campaigns_and_owners_once_even_those_not_in_its_menus(login, org, marketer, rep):
+    from tests.factories import CampaignFactory, OrganizationFactory
+
+    campaign = CampaignFactory(organization=org, name="Ours")
+    theirs = CampaignFactory(organization=OrganizationFactory(), name="Theirs")
+    LeadFactory(organization=org, email="a@x.test", owner=rep, first_campaign=campaign)
+    rep.removed_at = timezone.now()  # no longer in the owner menu, still the lead's owner
+    rep.save()
+    client = login(marketer)
+    response = client.get(reverse("leads:lead_list"), {"campaign": campaign.pk})
+    assert [lead.email for lead in rows(response)] == ["a@x.test"]
+    html = response.content.decode()
+    assert f"<td>{rep.user}</td>" in html and "<td>Ours</td>" in html
+    # Another organisation's campaign is not a choice: an error, not its leads.
+    response = client.get(reverse("leads:lead_list"), {"campaign": theirs.pk})
+    assert "Select a valid choice." in response.content.decode()
