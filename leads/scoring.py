@@ -433,6 +433,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
         table=LeadScore._meta.db_table,
         columns=("lead_id", "engagement", "total"),
         kinds=(None, "float", None),
+        pg_types=("bigint", "float8", "integer"),
         rows=lead_rows,
         join="lead_id",
         assignments="engagement = v.engagement, total = v.total, engagement_scored_at = %s",
@@ -464,6 +465,7 @@ def _mark_scored(points_by_event: list[tuple[int, int]], now: datetime) -> None:
     update_from_values(
         table="leads_activityevent",
         columns=("id", "points"),
+        pg_types=("bigint", "integer"),
         rows=points_by_event,
         assignments="points = v.points, scored_at = %s",
         params=(at,),
