@@ -2,7 +2,7 @@
 
 Django renders every widget, and every ``<option>`` of a select, through a template include.
 On the lead list's filter form (14 fields, selects of stages, channels, campaigns and
-personas) those includes were a fifth of the page's time at 1,000,000 leads
+personas) those includes were 15% of the page's profiled time at 1,000,000 leads
 (bench/lead_list.py). ``FastRenderer`` makes the same markup for the templates below, byte for
 byte (tests/test_renderers.py compares it with Django's renderer), and leaves any other
 template, a custom option template included, to Django.
