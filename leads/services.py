@@ -25,9 +25,11 @@ from leads.models import (
 )
 from leads.scoring import lead_score_save
 from personas.matching import LeadAttributes, match_persona
+from personas.models import Persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
+from smarketing.prepared import PreparedRead
 
 # Personal addresses say nothing about the company a lead works for.
 FREE_MAIL_DOMAINS = frozenset(
@@ -58,10 +60,24 @@ REASON_REQUIRED = frozenset({Lead.Stage.NURTURE, Lead.Stage.DISQUALIFIED})
 MAX_FIELD = 10_000
 
 
+# At most one is active (scoring_model_one_active): no ORDER BY to build or run. Read on every
+# lead creation and change: SQL built once per process (smarketing.prepared).
+_active_scoring_model = PreparedRead(
+    lambda org: ScoringModel.objects.for_org(org).filter(status=ScoringModel.Status.ACTIVE).order_by()[:1],
+    org=Organization,
+)
+_active_personas = PreparedRead(lambda org: Persona.objects.for_org(org).filter(archived_at=None), org=Organization)
+# The domain <> '' condition lets PostgreSQL use the partial unique index on UPPER(domain); the
+# index is unique (company_domain_ci_unique): [:1] spares .first()'s ORDER BY.
+_company_by_domain = PreparedRead(
+    lambda org, domain: Company.objects.for_org(org).exclude(domain="").filter(domain__iexact=domain)[:1],
+    org=Organization,
+    domain=str,
+)
+
+
 def active_scoring_model(org: Organization) -> ScoringModel | None:
-    # At most one is active (scoring_model_one_active): no ORDER BY to build or run (a hot path).
-    active = ScoringModel.objects.for_org(org).filter(status=ScoringModel.Status.ACTIVE).order_by()
-    return next(iter(active[:1]), None)
+    return next(iter(_active_scoring_model(org=org)), None)
 
 
 @transaction.atomic
@@ -209,10 +225,7 @@ def _company_for(org: Organization, data: LeadInput, email: str) -> Company | No
         for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country))
         if value not in (None, "")
     }
-    # The domain <> '' condition lets PostgreSQL use the partial unique index on UPPER(domain).
-    by_domain = Company.objects.for_org(org).exclude(domain="")
-    # Unique (company_domain_ci_unique): [:1] spares .first()'s ORDER BY.
-    company = next(iter(by_domain.filter(domain__iexact=domain)[:1]), None) if domain else None
+    company = next(iter(_company_by_domain(org=org, domain=domain)), None) if domain else None
     if company is None:
         name = (data.company_name or domain.split(".")[0].title()).strip()[:200]
         try:
@@ -220,7 +233,7 @@ def _company_for(org: Organization, data: LeadInput, email: str) -> Company | No
                 # Created with what the lead says about it: one INSERT, not an INSERT and an UPDATE.
                 return Company.objects.create(organization=org, name=name, domain=domain, **given)
         except IntegrityError:  # created meanwhile by a concurrent request
-            company = by_domain.get(domain__iexact=domain)
+            company = Company.objects.for_org(org).exclude(domain="").get(domain__iexact=domain)
     changed = [attr for attr, value in given.items() if getattr(company, attr) != value]
     for attr in changed:
         setattr(company, attr, given[attr])
@@ -258,7 +271,7 @@ def _rematch(lead: Lead, model: ScoringModel | None) -> None:
     active one, None when it has none)."""
     from leads.scoring import lead_score_fit
 
-    persona, _, _ = match_persona(lead_attributes(lead), org=lead.organization)
+    persona, _, _ = match_persona(lead_attributes(lead), personas=_active_personas(org=lead.organization))
     lead.persona = persona
     lead_score_fit(lead, model)
 

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from leads.models import BuyerStage, Lead
 from personas.models import ContentAsset, ContentRequest, DefinitionVersion, Persona, PersonaMessage
 from smarketing.accounts.models import Membership, Organization
+from smarketing.prepared import PreparedRead
 
 # --- Personas -------------------------------------------------------------------------
 
@@ -52,15 +53,22 @@ def definitions_active(*, org: Organization) -> DefinitionVersion | None:
     )
 
 
-def definitions_in_force(*, org: Organization, at: datetime) -> DefinitionVersion | None:
-    """The version that was active at ``at``: MQL transitions and handoffs record it."""
-    return (
+# Every lead creation and stage change records it: SQL built once per process (smarketing.prepared).
+_definitions_in_force = PreparedRead(
+    lambda org, at: (
         DefinitionVersion.objects.for_org(org)
         .filter(activated_at__lte=at)
         .filter(Q(superseded_at__isnull=True) | Q(superseded_at__gt=at))
-        .order_by("-activated_at")
-        .first()
-    )
+        .order_by("-activated_at")[:1]
+    ),
+    org=Organization,
+    at=datetime,
+)
+
+
+def definitions_in_force(*, org: Organization, at: datetime) -> DefinitionVersion | None:
+    """The version that was active at ``at``: MQL transitions and handoffs record it."""
+    return next(iter(_definitions_in_force(org=org, at=at)), None)
 
 
 def definition_versions(*, org: Organization) -> QuerySet[DefinitionVersion]:

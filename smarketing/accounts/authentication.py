@@ -14,6 +14,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from smarketing.accounts.models import AccessToken, ApiKey, Credential, Membership, Organization, digest
+from smarketing.prepared import PreparedRead
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -75,15 +76,29 @@ class _CredentialAuthentication(authentication.BaseAuthentication):
         raise NotImplementedError
 
 
+# Every API request reads its credential: SQL built once per process (key_digest is unique: no
+# ORDER BY, the model's or .first()'s).
+_token_by_digest = PreparedRead(
+    lambda key_digest: (
+        AccessToken.objects.select_related("membership__organization", "membership__user")
+        .order_by()
+        .filter(key_digest=key_digest)[:1]
+    ),
+    key_digest=str,
+)
+_api_key_by_digest = PreparedRead(
+    lambda key_digest: ApiKey.objects.select_related("organization").order_by().filter(key_digest=key_digest)[:1],
+    key_digest=str,
+)
+
+
 class AccessTokenAuthentication(_CredentialAuthentication):
     keyword = "Bearer"
     model = AccessToken
     label = "token"
 
     def lookup(self, raw: str) -> AccessToken | None:
-        # key_digest is unique: no ORDER BY (the model's or .first()'s) to build on every request.
-        tokens = AccessToken.objects.select_related("membership__organization", "membership__user").order_by()
-        return next(iter(tokens.filter(key_digest=digest(raw))[:1]), None)
+        return next(iter(_token_by_digest(key_digest=digest(raw))), None)
 
     def check(self, credential: AccessToken) -> None:
         membership = credential.membership
@@ -102,8 +117,7 @@ class ApiKeyAuthentication(_CredentialAuthentication):
     label = "API key"
 
     def lookup(self, raw: str) -> ApiKey | None:
-        keys = ApiKey.objects.select_related("organization").order_by()  # key_digest is unique
-        return next(iter(keys.filter(key_digest=digest(raw))[:1]), None)
+        return next(iter(_api_key_by_digest(key_digest=digest(raw))), None)
 
     def principal(self, credential: ApiKey) -> MachineClient:
         return MachineClient(credential)
