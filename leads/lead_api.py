@@ -24,7 +24,7 @@ from leads.services import LeadInput
 from personas.api import CampaignRefSerializer, InputSerializer, OrgRelatedField, PersonaRefSerializer
 from personas.models import Persona
 from smarketing.accounts.models import Membership
-from smarketing.api import FieldsBuiltOnceMixin, OrgScopedMixin
+from smarketing.api import FieldsBuiltOnceMixin, FieldsCopiedMixin, OrgScopedMixin
 from smarketing.pagination import keyset_page
 
 PAGE_SIZE = 50
@@ -236,7 +236,7 @@ class LeadFilterSerializer(serializers.Serializer):
         return LeadFilters.from_data(self.validated_data)
 
 
-class LeadInputSerializer(InputSerializer):
+class LeadInputSerializer(FieldsCopiedMixin, InputSerializer):
     """What a lead may set; a PATCH sends only what changes. The service checks the rules."""
 
     output_class = LeadSerializer

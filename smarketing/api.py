@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from rest_framework import pagination, status
+from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import BindingDict
@@ -95,6 +98,33 @@ class FieldsBuiltOnceMixin:
                 shared[name] = field
             cls._shared_fields = shared  # built twice at worst by racing threads: same result
         return shared
+
+
+class FieldsCopiedMixin:
+    """For input serializers on a hot path: each instance's fields are shallow copies of fields
+    built once per class, instead of DRF's deep copies of every declared field (for a lead's 14
+    fields, their querysets included, 0.2 ms a request).
+
+    Binding a copy to this serializer sets its name, parent and source on the copy, so a field
+    that reads the context (``OrgRelatedField``: the caller's organisation) reads this request's.
+    What the copies share is what DRF sets up once per field and only reads afterwards (choices,
+    validators, error messages, the queryset a related field starts from). So: plain fields only
+    (a nested serializer's own fields would be shared, bound to the first instance), and no
+    serializer may change a field's mutable parts per instance.
+    """
+
+    def get_fields(self) -> dict:
+        cls = type(self)
+        built = cls.__dict__.get("_unbound_fields")
+        if built is None:
+            built = copy.deepcopy(self._declared_fields)
+            nested = [name for name, field in built.items() if isinstance(field, serializers.BaseSerializer)]
+            if nested:
+                raise ImproperlyConfigured(
+                    f"{cls.__name__}: nested serializers ({', '.join(nested)}) need deep copies."
+                )
+            cls._unbound_fields = built  # built twice at worst by racing threads: same result
+        return {name: copy.copy(field) for name, field in built.items()}
 
 
 class CursorPagination(pagination.CursorPagination):
