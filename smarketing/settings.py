@@ -101,6 +101,9 @@ if env.str("TEST_DATABASE_NAME", default=""):
     # CI starts a Celery worker against the test database, so its name must be known.
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith(("postgresql", "postgis"))
+# The reads on every request's path are prepared on the PostgreSQL session (smarketing.prepared);
+# false behind a pooler that shares server sessions between transactions (PgBouncer, transaction mode).
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
