@@ -29,7 +29,7 @@ from personas.models import Persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
-from smarketing.prepared import PreparedRead
+from smarketing.prepared import PreparedInsert, PreparedRead
 
 # Personal addresses say nothing about the company a lead works for.
 FREE_MAIL_DOMAINS = frozenset(
@@ -74,6 +74,10 @@ _company_by_domain = PreparedRead(
     org=Organization,
     domain=str,
 )
+
+# A new lead's row and its first stage change: INSERTs built once per process.
+_insert_lead = PreparedInsert(Lead)
+_insert_stage_change = PreparedInsert(StageChange)
 
 
 def active_scoring_model(org: Organization) -> ScoringModel | None:
@@ -324,20 +328,22 @@ def _lead_insert(
     lead.company = _company_for(org, data, email)
     model = active_scoring_model(org)  # once: fit scoring and the stage change both name it
     _rematch(lead, model)
-    lead.save(force_insert=True)
+    _insert_lead(lead)
     lead_score_save(lead, created=True)
-    StageChange.objects.create(
-        organization=org,
-        lead=lead,
-        from_stage="",
-        to_stage=stage,
-        changed_at=now,
-        actor=actor,
-        rule=rule or ("" if actor else "created"),
-        reason="New lead",
-        total_score=lead.total_score,
-        definitions_version=definitions_in_force(org=org, at=now),
-        scoring_model=model,
+    _insert_stage_change(
+        StageChange(
+            organization=org,
+            lead=lead,
+            from_stage="",
+            to_stage=stage,
+            changed_at=now,
+            actor=actor,
+            rule=rule or ("" if actor else "created"),
+            reason="New lead",
+            total_score=lead.total_score,
+            definitions_version=definitions_in_force(org=org, at=now),
+            scoring_model=model,
+        )
     )
     return lead
 

@@ -38,8 +38,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models.query import get_related_populators
+from django.db.models.signals import post_save, pre_save
+from django.db.models.sql import InsertQuery
 
 _numbers = itertools.count(1)
 # The statements prepared on each open database connection (the driver's connection object: a
@@ -92,13 +94,31 @@ class _Compiled:
         self.name = None
         if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
             self.name = f"smk_read_{next(_numbers)}"
-            numbers = itertools.count(1)
-            body = re.sub(r"%[s%]", lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", sql)
-            if next(numbers) != len(self.params) + 1:
-                raise ImproperlyConfigured(f"PreparedRead: placeholders and parameters differ in {sql!r}.")
-            self.prepare = f"PREPARE {self.name} AS {body}"
-            comment = sql.replace("*/", "* /").replace("%", "%%")  # read by psycopg2's formatting
-            self.execute = f"EXECUTE {self.name}({', '.join(['%s'] * len(self.params))}) /* {comment} */"
+            self.prepare, self.execute = _server_side(self.name, sql, len(self.params))
+
+
+def _server_side(name: str, statement: str, count: int) -> tuple[str, str]:
+    """``PREPARE`` for ``statement`` (Django's ``%s`` placeholders) and the ``EXECUTE`` that runs it,
+    carrying the statement as a comment for query logs."""
+    numbers = itertools.count(1)
+    body = re.sub(r"%[s%]", lambda m: "%" if m.group() == "%%" else f"${next(numbers)}", statement)
+    if next(numbers) != count + 1:
+        raise ImproperlyConfigured(f"Prepared statement: placeholders and parameters differ in {statement!r}.")
+    comment = statement.replace("*/", "* /").replace("%", "%%")  # read by psycopg2's formatting
+    return f"PREPARE {name} AS {body}", f"EXECUTE {name}({', '.join(['%s'] * count)}) /* {comment} */"
+
+
+def _execute(cursor, connection, compiled: _Compiled | _CompiledInsert, params: list) -> None:
+    """Run a compiled statement: prepared on this connection first when it has a server-side name."""
+    if compiled.name is None:
+        cursor.execute(compiled.sql, params)
+        return
+    prepared = _prepared_on.setdefault(connection.connection, set())
+    if compiled.name not in prepared:
+        with connection.wrap_database_errors:
+            cursor.cursor.execute(compiled.prepare)
+        prepared.add(compiled.name)
+    cursor.execute(compiled.execute, params)
 
 
 def _db_value(value: Any, connection) -> Any:
@@ -161,15 +181,7 @@ class PreparedRead:
         for i, name in c.slots:
             params[i] = _db_value(values[name], connection)
         with connection.cursor() as cursor:
-            if c.name is None:
-                cursor.execute(c.sql, params)
-            else:
-                prepared = _prepared_on.setdefault(connection.connection, set())
-                if c.name not in prepared:
-                    with connection.wrap_database_errors:
-                        cursor.cursor.execute(c.prepare)
-                    prepared.add(c.name)
-                cursor.execute(c.execute, params)
+            _execute(cursor, connection, c, params)
             rows = cursor.fetchall()
         if c.converters:
             rows = c.compiler.apply_converters(rows, c.converters)
@@ -180,3 +192,81 @@ class PreparedRead:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects
+
+
+class _CompiledInsert:
+    """One database's ``INSERT … RETURNING`` for a model, every value a plain parameter."""
+
+    def __init__(self, model: type[models.Model], connection) -> None:
+        meta = model._meta
+        if meta.parents or meta.proxy or meta.order_with_respect_to:
+            raise _NotPreparable(model.__name__)
+        # What Model.save() inserts for a new row whose primary key the database assigns.
+        self.fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+        self.returning = meta.db_returning_fields
+        query = InsertQuery(model)
+        query.insert_values(self.fields, [model()], raw=False)
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = self.returning
+        [(statement, params)] = compiler.as_sql()
+        # A field with its own placeholder or a database default compiles to something else.
+        if len(params) != len(self.fields) or statement.count("%s") != len(params):
+            raise _NotPreparable(model.__name__)
+        if not connection.features.can_return_columns_from_insert and self.returning:
+            raise _NotPreparable(model.__name__)
+        if compiler.get_converters([f.get_col(meta.db_table) for f in self.returning]):
+            raise _NotPreparable(model.__name__)
+        self.connection = connection
+        self.sql, self.name = statement, None
+        if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+            self.name = f"smk_insert_{next(_numbers)}"
+            self.prepare, self.execute = _server_side(self.name, statement, len(params))
+
+
+class PreparedInsert:
+    """``insert(obj)`` does what ``obj.save(force_insert=True)`` does for a new row of a plain model
+    (no parent model, no signal receivers, no database defaults), with its ``INSERT`` built once
+    per process and, on PostgreSQL, prepared once per connection: for a lead's 25 columns the
+    ORM's insert compiler cost ~0.2 ms a row. Each call still takes every value from the field
+    (``pre_save``, ``get_db_prep_save``) and checks the related objects as ``save()`` does;
+    anything it does not handle (a value that is an expression, a receiver of ``pre_save`` or
+    ``post_save``) goes through ``save()``.
+    """
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        self._compiled: dict[int, tuple[Any, _CompiledInsert | None]] = {}
+
+    def compiled(self, alias: str) -> _CompiledInsert | None:
+        connection = connections[alias]
+        owner, compiled = self._compiled.get(id(connection), (None, None))
+        if owner is not connection:
+            try:
+                compiled = _CompiledInsert(self.model, connection)
+            except _NotPreparable:
+                compiled = None
+            self._compiled[id(connection)] = (connection, compiled)
+        return compiled
+
+    def __call__(self, obj: models.Model, *, using: str = "default") -> None:
+        if type(obj) is not self.model:
+            raise TypeError(f"PreparedInsert({self.model.__name__}) got a {type(obj).__name__}.")
+        if not obj._state.adding or obj.pk is not None:
+            raise ValueError("PreparedInsert inserts new rows only.")
+        c = self.compiled(using)
+        if c is None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
+            obj.save(force_insert=True, using=using)
+            return
+        obj._prepare_related_fields_for_save(operation_name="save")
+        connection = connections[using]
+        values = [field.pre_save(obj, True) for field in c.fields]
+        if any(hasattr(value, "resolve_expression") for value in values):
+            obj.save(force_insert=True, using=using)
+            return
+        params = [field.get_db_prep_save(value, connection) for field, value in zip(c.fields, values, strict=True)]
+        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+            _execute(cursor, connection, c, params)
+            row = cursor.fetchone() if c.returning else None
+        for value, field in zip(row or (), c.returning, strict=False):
+            setattr(obj, field.attname, value)
+        obj._state.adding, obj._state.db = False, using
