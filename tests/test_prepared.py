@@ -1,0 +1,124 @@
+"""Reads and inserts with SQL built once (smarketing.prepared): the same rows and effects as the ORM."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.models.signals import post_save
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from leads.models import Company, Lead, StageChange
+from personas.models import Persona
+from smarketing.accounts import services
+from smarketing.accounts.models import AccessToken, Organization, digest
+from smarketing.prepared import PreparedInsert, PreparedRead
+from tests.factories import PASSWORD, PersonaFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/leads"
+
+token_by_digest = PreparedRead(
+    lambda key_digest: AccessToken.objects.select_related("membership__organization", "membership__user").filter(
+        key_digest=key_digest
+    ),
+    key_digest=str,
+)
+active_personas = PreparedRead(lambda org: Persona.objects.for_org(org).filter(archived_at=None), org=Organization)
+
+
+def test_read_gives_the_rows_and_related_objects_the_orm_gives(marketer):
+    _, raw = services.access_token_create(
+        email=marketer.user.email, password=PASSWORD, organization_slug=marketer.organization.slug
+    )
+    expected = AccessToken.objects.get(key_digest=digest(raw))
+    [token] = token_by_digest(key_digest=digest(raw))
+    assert token == expected and token.created_at == expected.created_at and token.prefix == expected.prefix
+    with CaptureQueriesContext(connection) as queries:  # joined in, not fetched
+        assert token.membership.organization == marketer.organization
+        assert token.membership.user.email == marketer.user.email
+        assert token.membership.organization.working_days == marketer.organization.working_days  # JSON, decoded
+    assert not queries.captured_queries
+    assert token_by_digest(key_digest=digest(raw + "x")) == []
+
+
+def test_read_is_scoped_to_the_organisation(org, other_org):
+    mine = PersonaFactory(organization=org, name="Ops Oliver")
+    PersonaFactory(organization=other_org, name="Theirs")
+    PersonaFactory(organization=org, name="Archived", archived_at=timezone.now())
+    assert active_personas(org=org) == [mine]
+
+
+@pytest.mark.parametrize("org", [None, Organization(name="Unsaved")])
+def test_read_without_a_saved_organisation_is_refused(org):
+    with pytest.raises(ValueError):
+        active_personas(org=org)
+
+
+@pytest.mark.postgres
+def test_read_is_prepared_once_a_connection_and_logs_its_sql(org):
+    persona = PersonaFactory(organization=org)
+    read = PreparedRead(lambda org: Persona.objects.for_org(org), org=Organization)
+    with CaptureQueriesContext(connection) as queries:
+        assert read(org=org) == [persona]
+        assert read(org=org) == [persona]
+    assert [q["sql"].split(" ", 1)[0] for q in queries.captured_queries] == ["EXECUTE", "EXECUTE"]
+    assert all('FROM "personas_persona"' in q["sql"] for q in queries.captured_queries)
+
+
+@override_settings(DB_PREPARED_STATEMENTS=False)
+def test_read_runs_plain_sql_when_prepared_statements_are_off(org):
+    persona = PersonaFactory(organization=org)
+    read = PreparedRead(lambda org: Persona.objects.for_org(org), org=Organization)
+    with CaptureQueriesContext(connection) as queries:
+        assert read(org=org) == [persona]
+    assert queries.captured_queries[0]["sql"].startswith("SELECT")
+
+
+def test_company_domains_match_letter_for_letter_not_as_patterns(api, marketer):
+    """The company lookup is ``iexact``: SQLite's is a LIKE, whose ``_`` matches any character."""
+    client = api(marketer)
+    # As a pattern, north_wind matches northXwind, made first.
+    second = client.post(URL, {"email": "bob@b.example", "company_domain": "northXwind.example"}, format="json")
+    first = client.post(URL, {"email": "ann@a.example", "company_domain": "north_wind.example"}, format="json")
+    third = client.post(URL, {"email": "cy@c.example", "company_domain": "NORTH_WIND.example"}, format="json")
+    assert (first.status_code, second.status_code, third.status_code) == (201, 201, 201)
+    assert first.json()["company"]["id"] != second.json()["company"]["id"]
+    assert third.json()["company"]["id"] == first.json()["company"]["id"]
+    assert Company.objects.filter(organization=marketer.organization).count() == 2
+
+
+def test_insert_sets_the_id_and_saves_what_save_would(org):
+    lead = Lead(organization=org, email="ann@north.example", first_name="Ann", created_at=timezone.now())
+    lead.updated_at = lead.created_at
+    PreparedInsert(Lead)(lead)
+    assert lead.pk is not None and not lead._state.adding
+    stored = Lead.objects.get(pk=lead.pk)
+    assert (stored.email, stored.first_name, stored.lifecycle_stage) == (
+        "ann@north.example",
+        "Ann",
+        lead.lifecycle_stage,
+    )
+
+
+def test_insert_still_sends_save_signals_when_something_listens(org):
+    lead = Lead.objects.create(organization=org, email="ann@north.example")
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.pk, created))
+
+    post_save.connect(receiver, sender=StageChange)
+    try:
+        change = StageChange(organization=org, lead=lead, to_stage="lead", changed_at=timezone.now(), rule="test")
+        PreparedInsert(StageChange)(change)
+    finally:
+        post_save.disconnect(receiver, sender=StageChange)
+    assert heard == [(change.pk, True)]
+
+
+def test_insert_refuses_a_row_that_exists(org):
+    lead = Lead.objects.create(organization=org, email="ann@north.example")
+    with pytest.raises(ValueError):
+        PreparedInsert(Lead)(lead)
