@@ -30,6 +30,7 @@ from django.utils import timezone
 from leads.bulk_sql import insert_rows, update_from_values, upsert_rows
 from leads.models import ActivityEvent, Lead, LeadScore, LeadScoreExplanation, ScoreChange, ScoringModel
 from smarketing.accounts.models import Organization
+from smarketing.prepared import PreparedInsert
 
 FIT_ATTRIBUTES = ("title", "seniority", "industry", "company_size", "country", "email_domain", "persona")
 FIT_OPERATORS = ("equals", "contains", "in", "gte", "lte", "is_set")
@@ -236,15 +237,20 @@ def lead_score_fit(lead: Lead, model: ScoringModel | None) -> None:
     lead.score_explanation_row = LeadScoreExplanation(explanation={**lead.score_explanation, "fit": why})
 
 
+# A new lead's score row and explanation: INSERTs built once per process (smarketing.prepared).
+_insert_score = PreparedInsert(LeadScore)
+_insert_explanation = PreparedInsert(LeadScoreExplanation)
+
+
 def lead_score_save(lead: Lead, *, created: bool) -> None:
     """Write what lead_score_fit worked out: the score row (inserted with a new lead) and the
     explanation when there is something to explain (a lead without one reads {})."""
     score, explained = lead.score, lead.score_explanation_row
     score.organization_id = lead.organization_id
     if created:
-        score.save(force_insert=True)
+        _insert_score(score)
         if any(explained.explanation.values()):
-            explained.save(force_insert=True)
+            _insert_explanation(explained)
         else:  # nothing explained, nothing stored: the lead reads {} as it will when read again
             Lead.score_explanation_row.related.set_cached_value(lead, None)
         return

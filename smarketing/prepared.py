@@ -201,7 +201,8 @@ class _CompiledInsert:
         meta = model._meta
         if meta.parents or meta.proxy or meta.order_with_respect_to:
             raise _NotPreparable(model.__name__)
-        # What Model.save() inserts for a new row whose primary key the database assigns.
+        # What Model.save() inserts for a new row: every column but a primary key the database
+        # assigns (a primary key that is a relation, the score row's lead, is a column like others).
         self.fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
         self.returning = meta.db_returning_fields
         query = InsertQuery(model)
@@ -251,7 +252,8 @@ class PreparedInsert:
     def __call__(self, obj: models.Model, *, using: str = "default") -> None:
         if type(obj) is not self.model:
             raise TypeError(f"PreparedInsert({self.model.__name__}) got a {type(obj).__name__}.")
-        if not obj._state.adding or obj.pk is not None:
+        # New rows only: with a database-assigned id, one not yet given (save() would update).
+        if not obj._state.adding or (self.model._meta.auto_field is not None and obj.pk is not None):
             raise ValueError("PreparedInsert inserts new rows only.")
         c = self.compiled(using)
         if c is None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):

@@ -122,3 +122,14 @@ def test_insert_refuses_a_row_that_exists(org):
     lead = Lead.objects.create(organization=org, email="ann@north.example")
     with pytest.raises(ValueError):
         PreparedInsert(Lead)(lead)
+
+
+def test_insert_of_a_row_keyed_by_its_lead(org):
+    from leads.models import LeadScore, LeadScoreExplanation
+
+    lead = Lead.objects.create(organization=org, email="ann@north.example")
+    PreparedInsert(LeadScore)(LeadScore(lead=lead, organization=org, fit=7, total=7))
+    PreparedInsert(LeadScoreExplanation)(LeadScoreExplanation(lead=lead, explanation={"fit": [{"points": 7}]}))
+    lead = Lead.objects.select_related("score", "score_explanation_row").get(pk=lead.pk)
+    assert (lead.score.fit, lead.score.total) == (7, 7)
+    assert lead.score_explanation_row.explanation == {"fit": [{"points": 7}]}
