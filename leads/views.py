@@ -177,9 +177,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "timeline": selectors.lead_timeline(lead=lead, touches=touches),
         "explanation": lead_explain(lead),
         "recommended": recommend_content(lead, consumed_asset_ids=lead_consumed_asset_ids(lead)),
-        "messaging": dict(persona_messaging(lead.persona)).get(lead.get_buyer_stage_display())
-        if lead.persona
-        else None,
+        "messaging": _messaging(lead),
         "transition_form": transition_form,
         "can_edit": can(request.membership, "leads.edit"),
         **duplicate_views.lead_page_context(request.membership, lead),
