@@ -15,7 +15,11 @@ planning the four-table token lookup took PostgreSQL ~0.4 ms of CPU a request, e
 prepared plan ~0.1 ms. The logged statement carries the SQL as a comment, so query logs and
 tests still read what was asked. Prepared statements belong to a database session: behind a
 pooler that hands out server connections per transaction (PgBouncer in transaction mode) set
-``DB_PREPARED_STATEMENTS=false``.
+``DB_PREPARED_STATEMENTS=false``. A migration that changes a column a prepared statement
+returns makes PostgreSQL refuse it ("cached plan must not change result type"): the statement
+is then prepared again under a new name (``_execute``), so a deploy costs at most one failed
+transaction per connection and statement. Compiled statements are kept on the connection they
+belong to, and go with it.
 
 Only lookups that hand their value to the database unchanged can be prepared (``exact``,
 ``lt``/``gte``…, ``iexact`` on PostgreSQL, where it is ``UPPER(%s)``). This is checked when
@@ -38,7 +42,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
@@ -93,8 +97,8 @@ class _Compiled:
         self.db = queryset.db
         self.name = None
         if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
-            self.name = f"smk_read_{next(_numbers)}"
-            self.prepare, self.execute = _server_side(self.name, sql, len(self.params))
+            self.renew = lambda: _name(self, "smk_read", sql, len(self.params))
+            self.renew()
 
 
 def _server_side(name: str, statement: str, count: int) -> tuple[str, str]:
@@ -108,17 +112,53 @@ def _server_side(name: str, statement: str, count: int) -> tuple[str, str]:
     return f"PREPARE {name} AS {body}", f"EXECUTE {name}({', '.join(['%s'] * count)}) /* {comment} */"
 
 
+def _name(compiled: _Compiled | _CompiledInsert, prefix: str, statement: str, count: int) -> None:
+    """A new server-side name for ``compiled``, with its ``PREPARE`` and ``EXECUTE``."""
+    compiled.name = f"{prefix}_{next(_numbers)}"
+    compiled.prepare, compiled.execute = _server_side(compiled.name, statement, count)
+
+
+# SQLSTATEs of a prepared statement the session can no longer run as prepared: 0A000 "cached
+# plan must not change result type" (a migration changed a column it returns), 26000 no such
+# statement (the session was reset under us).
+_STALE = frozenset({"0A000", "26000"})
+
+
 def _execute(cursor, connection, compiled: _Compiled | _CompiledInsert, params: list) -> None:
-    """Run a compiled statement: prepared on this connection first when it has a server-side name."""
+    """Run a compiled statement: prepared on this connection first when it has a server-side name.
+
+    A prepared statement that went stale is prepared again under a new name (the old one stays
+    in the session, unused): at once outside a transaction, else by the next call once this
+    transaction, which the failure aborted, is over.
+    """
     if compiled.name is None:
         cursor.execute(compiled.sql, params)
         return
-    prepared = _prepared_on.setdefault(connection.connection, set())
-    if compiled.name not in prepared:
-        with connection.wrap_database_errors:
-            cursor.cursor.execute(compiled.prepare)
-        prepared.add(compiled.name)
-    cursor.execute(compiled.execute, params)
+    for attempt in (1, 2):
+        prepared = _prepared_on.setdefault(connection.connection, set())
+        if compiled.name not in prepared:
+            with connection.wrap_database_errors:
+                cursor.cursor.execute(compiled.prepare)
+            prepared.add(compiled.name)
+        try:
+            cursor.execute(compiled.execute, params)
+            return
+        except DatabaseError as exc:
+            if getattr(exc.__cause__, "pgcode", None) not in _STALE:
+                raise
+            compiled.renew()
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+
+
+def _statements(connection) -> dict:
+    """The statements compiled for a connection, kept on it: each thread has its own connection,
+    a statement's converters belong to the connection it was compiled on, and they go when it
+    goes (a thread that ends without closing its connection does not leave it held open here)."""
+    cache = getattr(connection, "_smarketing_statements", None)
+    if cache is None:
+        cache = connection._smarketing_statements = {}
+    return cache
 
 
 def _db_value(value: Any, connection) -> Any:
@@ -147,25 +187,22 @@ class PreparedRead:
     def __init__(self, build: Callable[..., models.QuerySet], **placeholders: type) -> None:
         self.build = build
         self.kinds = placeholders
-        # By connection: each thread has its own, and a compiled statement's converters belong to
-        # the connection it was compiled on. Holding the connection keeps its id from being reused.
-        # None: this database changes a value on its way (the ORM reads it on every call).
-        self._compiled: dict[int, tuple[Any, _Compiled | None]] = {}
 
     def compiled(self, alias: str) -> _Compiled | None:
+        """This read's statement for the connection (None: this database changes a value on its
+        way, and the ORM reads it on every call)."""
         connection = connections[alias]
-        owner, compiled = self._compiled.get(id(connection), (None, None))
-        if owner is not connection:
+        cache = _statements(connection)
+        if self not in cache:
             values = {name: _placeholder(kind, name) for name, kind in self.kinds.items()}
             queryset = self.build(**values)
             if queryset.db != alias:
                 raise ImproperlyConfigured("PreparedRead: the queryset reads another database.")
             try:
-                compiled = _Compiled(queryset, values, connection)
+                cache[self] = _Compiled(queryset, values, connection)
             except _NotPreparable:
-                compiled = None
-            self._compiled[id(connection)] = (connection, compiled)
-        return compiled
+                cache[self] = None
+        return cache[self]
 
     def __call__(self, *, using: str = "default", **values: Any) -> list[models.Model]:
         if values.keys() != self.kinds.keys():
@@ -220,8 +257,8 @@ class _CompiledInsert:
         self.connection = connection
         self.sql, self.name = statement, None
         if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
-            self.name = f"smk_insert_{next(_numbers)}"
-            self.prepare, self.execute = _server_side(self.name, statement, len(params))
+            self.renew = lambda: _name(self, "smk_insert", statement, len(params))
+            self.renew()
 
 
 class PreparedInsert:
@@ -236,18 +273,16 @@ class PreparedInsert:
 
     def __init__(self, model: type[models.Model]) -> None:
         self.model = model
-        self._compiled: dict[int, tuple[Any, _CompiledInsert | None]] = {}
 
     def compiled(self, alias: str) -> _CompiledInsert | None:
         connection = connections[alias]
-        owner, compiled = self._compiled.get(id(connection), (None, None))
-        if owner is not connection:
+        cache = _statements(connection)
+        if self not in cache:
             try:
-                compiled = _CompiledInsert(self.model, connection)
+                cache[self] = _CompiledInsert(self.model, connection)
             except _NotPreparable:
-                compiled = None
-            self._compiled[id(connection)] = (connection, compiled)
-        return compiled
+                cache[self] = None
+        return cache[self]
 
     def __call__(self, obj: models.Model, *, using: str = "default") -> None:
         if type(obj) is not self.model:

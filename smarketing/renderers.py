@@ -16,14 +16,15 @@ from django.forms.renderers import DjangoTemplates
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 
 _W = "django/forms/widgets/"
 _OPTION = f"{_W}select_option.html"
 
 
 def _text(value: object) -> str:
-    """``{{ value }}`` in a template: localized, then escaped unless marked safe."""
-    return conditional_escape(localize(value))
+    """``{{ value }}`` in a template: in the current time zone, localized, then escaped unless safe."""
+    return conditional_escape(localize(template_localtime(value)))
 
 
 def _attrs(attrs: dict) -> str:

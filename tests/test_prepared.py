@@ -133,3 +133,52 @@ def test_insert_of_a_row_keyed_by_its_lead(org):
     lead = Lead.objects.select_related("score", "score_explanation_row").get(pk=lead.pk)
     assert (lead.score.fit, lead.score.total) == (7, 7)
     assert lead.score_explanation_row.explanation == {"fit": [{"points": 7}]}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_a_migration_made_stale_is_prepared_again(org):
+    """A column it returns changed type: PostgreSQL refuses the old plan ("cached plan must not
+    change result type"); outside a transaction the read prepares itself again at once, inside
+    one it fails that transaction and works in the next."""
+    from django.db import DatabaseError, transaction
+
+    persona = PersonaFactory(organization=org, name="Ops Oliver")
+    read = PreparedRead(lambda org: Persona.objects.for_org(org), org=Organization)
+    assert read(org=org) == [persona]
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE personas_persona ALTER COLUMN name TYPE varchar(300)")
+    try:
+        assert read(org=org) == [persona]
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE personas_persona ALTER COLUMN name TYPE varchar(100)")
+        with pytest.raises(DatabaseError), transaction.atomic():
+            read(org=org)
+        with transaction.atomic():
+            assert read(org=org) == [persona]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE personas_persona ALTER COLUMN name TYPE varchar(100)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_that_ends_leaves_no_connection_held(org):
+    import gc
+    import threading
+    import weakref
+
+    from django.db import connections
+
+    PersonaFactory(organization=org)
+    held = []
+
+    def work():
+        active_personas(org=org)
+        PreparedInsert(Company)  # built, not used
+        held.append(weakref.ref(connections["default"]))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert held and held[0]() is None

@@ -104,5 +104,14 @@ def test_model_choice_and_custom_templates_still_render(org):
     assert radio.render("r", "a", renderer=FAST) == radio.render("r", "a", renderer=DJANGO)
 
 
+def test_datetime_labels_are_shown_in_the_current_time_zone():
+    from django.utils import timezone
+
+    at = datetime.datetime(2026, 1, 1, 23, 30, tzinfo=datetime.UTC)
+    select = forms.Select(choices=[(1, at)])
+    with timezone.override("Asia/Tokyo"):
+        assert select.render("s", 1, renderer=FAST) == select.render("s", 1, renderer=DJANGO)
+
+
 def test_it_is_the_project_renderer():
     assert isinstance(get_default_renderer(), FastRenderer)
