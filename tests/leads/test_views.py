@@ -268,3 +268,12 @@ def test_list_reads_personas_campaigns_and_owners_once_even_those_not_in_its_men
     # Another organisation's campaign is not a choice: an error, not its leads.
     response = client.get(reverse("leads:lead_list"), {"campaign": theirs.pk})
     assert "Select a valid choice." in response.content.decode()
+
+
+def test_lead_page_of_an_id_no_lead_can_have_is_not_found(login, org, marketer):
+    client = login(marketer)
+    for lead_id in (0, 2**63, 10**30):
+        assert client.get(f"/leads/{lead_id}/").status_code == 404
+    lead = LeadFactory(organization=org)
+    response = client.get(reverse("leads:lead_detail", args=[lead.pk]))
+    assert response.status_code == 200 and response.context["lead"].organization == org
