@@ -484,14 +484,22 @@ def handoff_reps(*, org: Organization) -> QuerySet[Membership]:
     )
 
 
-def lead_handoffs(*, org: Organization, lead_id: int) -> QuerySet[Handoff]:
-    """A lead's handoffs, newest first: who got it, why (the routing log) and how it ended."""
-    return (
+# The lead page's other reads, SQL built once per process as its lead's (``lead_detail``).
+_lead_handoffs = PreparedRead(
+    lambda org, lead_id: (
         Handoff.objects.for_org(org)
         .filter(lead_id=lead_id)
         .select_related("rep__user", "created_by__user", "routing_rule")
         .order_by("-created_at", "-id")
-    )
+    ),
+    org=Organization,
+    lead_id=int,
+)
+
+
+def lead_handoffs(*, org: Organization, lead_id: int) -> list[Handoff]:
+    """A lead's handoffs, newest first: who got it, why (the routing log) and how it ended."""
+    return _lead_handoffs(org=org, lead_id=lead_id)
 
 
 def routing_rule_list(*, org: Organization) -> QuerySet[RoutingRule]:
@@ -521,23 +529,41 @@ def team_get(*, org: Organization, team_id: int) -> Team:
 # --- Touches, opportunities and the closed loop -----------------------------------------
 
 
-def lead_touches(*, org: Organization, lead_id: int, limit: int = 50) -> QuerySet[Touch]:
-    """A lead's touches, newest first, with the rep and any content shared."""
+def _touches_of(org: Organization, lead_id: int) -> QuerySet[Touch]:
     return (
         Touch.objects.for_org(org)
         .filter(lead_id=lead_id)
         .select_related("rep__user", "content")
-        .order_by("-occurred_at", "-id")[:limit]
+        .order_by("-occurred_at", "-id")
     )
 
 
-def lead_opportunities(*, org: Organization, lead_id: int) -> QuerySet[Opportunity]:
-    return (
+_lead_touches = PreparedRead(
+    lambda org, lead_id: _touches_of(org, lead_id)[:TIMELINE_LIMIT], org=Organization, lead_id=int
+)
+
+
+def lead_touches(*, org: Organization, lead_id: int, limit: int = TIMELINE_LIMIT) -> list[Touch]:
+    """A lead's touches, newest first, with the rep and any content shared."""
+    if limit == TIMELINE_LIMIT:
+        return _lead_touches(org=org, lead_id=lead_id)
+    return list(_touches_of(org, lead_id)[:limit])
+
+
+_lead_opportunities = PreparedRead(
+    lambda org, lead_id: (
         Opportunity.objects.for_org(org)
         .filter(lead_id=lead_id)
         .select_related("owner__user")
         .order_by("-created_at", "-id")
-    )
+    ),
+    org=Organization,
+    lead_id=int,
+)
+
+
+def lead_opportunities(*, org: Organization, lead_id: int) -> list[Opportunity]:
+    return _lead_opportunities(org=org, lead_id=lead_id)
 
 
 def opportunity_get(*, org: Organization, opportunity_id: int) -> Opportunity:
