@@ -218,7 +218,7 @@ def lead_page_context(membership: Membership, lead: Lead, *, lead_touches: list,
     ) and lead.lifecycle_stage in (Lead.Stage.SQL, Lead.Stage.OPPORTUNITY, Lead.Stage.CUSTOMER)
     return {
         "touches": lead_touches,
-        "deals": list(selectors.lead_opportunities(org=org, lead_id=lead.pk)),
+        "deals": selectors.lead_opportunities(org=org, lead_id=lead.pk),
         "can_touch": can_touch,
         "touch_form": TouchForm(org=org) if can_touch else None,
         "can_deal": can_deal,

@@ -391,7 +391,7 @@ def handoff_send(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_page_context(request: HttpRequest, lead: Lead) -> dict:
     """What the lead page's "Sales" card shows: the lead's handoffs, and who may do what now."""
     membership = request.membership
-    lead_handoffs = list(selectors.lead_handoffs(org=membership.organization, lead_id=lead.pk))
+    lead_handoffs = selectors.lead_handoffs(org=membership.organization, lead_id=lead.pk)
     pending = next((h for h in lead_handoffs if h.is_open), None)
     sendable = lead.lifecycle_stage == Lead.Stage.MQL or Lead.Stage.MQL in Lead.TRANSITIONS[lead.lifecycle_stage]
     return {

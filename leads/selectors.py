@@ -255,32 +255,32 @@ class TimelineItem:
 
 TIMELINE_LIMIT = 50
 # The lead's newest events, stage changes and score changes (each read once per page).
-_TIMELINE = (
-    lambda lead: ActivityEvent.objects.filter(lead=lead).select_related("campaign").order_by("-occurred_at"),
-    lambda lead: StageChange.objects.filter(lead=lead).select_related("actor__user", "definitions_version"),
-    lambda lead: ScoreChange.objects.filter(lead=lead).select_related("scoring_model"),
-)
-_timeline_reads = [PreparedRead(lambda lead, b=build: b(lead)[:TIMELINE_LIMIT], lead=Lead) for build in _TIMELINE]
+_timeline_reads = [
+    PreparedRead(lambda lead, b=build: b(lead)[:TIMELINE_LIMIT], lead=Lead)
+    for build in (
+        lambda lead: ActivityEvent.objects.filter(lead=lead).select_related("campaign").order_by("-occurred_at"),
+        lambda lead: StageChange.objects.filter(lead=lead).select_related("actor__user", "definitions_version"),
+        lambda lead: ScoreChange.objects.filter(lead=lead).select_related("scoring_model"),
+    )
+]
 
 
-def lead_timeline(*, lead: Lead, limit: int = TIMELINE_LIMIT, touches: list[Touch] | None = None) -> list[TimelineItem]:
-    """The lead's newest touches, events, stage changes and score changes, merged newest first.
+def lead_timeline(*, lead: Lead, touches: list[Touch] | None = None) -> list[TimelineItem]:
+    """The lead's newest touches, events, stage changes and score changes (``TIMELINE_LIMIT``),
+    merged newest first.
 
     ``touches``: the lead's newest touches when the caller has read them already (``lead_touches``).
     """
-    if limit == TIMELINE_LIMIT:
-        events, stages, scores = (read(lead=lead) for read in _timeline_reads)
-    else:
-        events, stages, scores = (build(lead)[:limit] for build in _TIMELINE)
+    events, stages, scores = (read(lead=lead) for read in _timeline_reads)
     if touches is None:
-        touches = lead_touches(org=lead.organization, lead_id=lead.pk, limit=limit)
+        touches = lead_touches(org=lead.organization, lead_id=lead.pk)
     items = chain(
         (TimelineItem(t.occurred_at, "touch", t) for t in touches),
         (TimelineItem(e.occurred_at, "event", e) for e in events),
         (TimelineItem(s.changed_at, "stage", s) for s in stages),
         (TimelineItem(s.changed_at, "score", s) for s in scores),
     )
-    return sorted(items, key=lambda i: i.at, reverse=True)[:limit]
+    return sorted(items, key=lambda i: i.at, reverse=True)[:TIMELINE_LIMIT]
 
 
 def lead_event_count(*, lead: Lead) -> int:
@@ -529,25 +529,21 @@ def team_get(*, org: Organization, team_id: int) -> Team:
 # --- Touches, opportunities and the closed loop -----------------------------------------
 
 
-def _touches_of(org: Organization, lead_id: int) -> QuerySet[Touch]:
-    return (
+_lead_touches = PreparedRead(
+    lambda org, lead_id: (
         Touch.objects.for_org(org)
         .filter(lead_id=lead_id)
         .select_related("rep__user", "content")
-        .order_by("-occurred_at", "-id")
-    )
-
-
-_lead_touches = PreparedRead(
-    lambda org, lead_id: _touches_of(org, lead_id)[:TIMELINE_LIMIT], org=Organization, lead_id=int
+        .order_by("-occurred_at", "-id")[:TIMELINE_LIMIT]
+    ),
+    org=Organization,
+    lead_id=int,
 )
 
 
-def lead_touches(*, org: Organization, lead_id: int, limit: int = TIMELINE_LIMIT) -> list[Touch]:
-    """A lead's touches, newest first, with the rep and any content shared."""
-    if limit == TIMELINE_LIMIT:
-        return _lead_touches(org=org, lead_id=lead_id)
-    return list(_touches_of(org, lead_id)[:limit])
+def lead_touches(*, org: Organization, lead_id: int) -> list[Touch]:
+    """A lead's newest touches (``TIMELINE_LIMIT``), with the rep and any content shared."""
+    return _lead_touches(org=org, lead_id=lead_id)
 
 
 _lead_opportunities = PreparedRead(

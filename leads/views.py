@@ -170,7 +170,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     allowed = Lead.TRANSITIONS[lead.lifecycle_stage]
     transition_form = TransitionForm()
     transition_form.fields["to"].choices = [(s, label) for s, label in Lead.Stage.choices if s in allowed]
-    touches = list(selectors.lead_touches(org=request.org, lead_id=lead.pk))
+    touches = selectors.lead_touches(org=request.org, lead_id=lead.pk)
     sales = handoff_views.lead_page_context(request, lead)
     context = {
         "lead": lead,
