@@ -27,6 +27,7 @@ import pstats
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -70,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=1_000_000, help="data rows in the file (default 1000000)")
     parser.add_argument("--companies", type=int, default=100_000, help="distinct company domains (default 100000)")
     parser.add_argument("--chunk-size", type=int, default=None, help="rows per chunk (default: the service's)")
+    parser.add_argument(
+        "--writers", type=int, default=None, help="connections writing a chunk at once (default: the service's)"
+    )
     parser.add_argument(
         "--profile", choices=["first", "second"], help="cProfile that run (the writing thread); top functions on stderr"
     )
@@ -116,6 +120,62 @@ def backend_cpu_s(pid: int | None = None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+class BackendsCpu:
+    """CPU seconds of every PostgreSQL backend connected to the database during a run (the
+    import's writer threads have connections of their own, opened and closed by the run), read
+    from ``/proc`` every ``interval`` seconds by a thread: a backend that exits loses at most
+    its last interval. ``sampler_cpu_s`` is the thread's own CPU, taken off the Python figure."""
+
+    def __init__(self, dbname: str, interval: float = 0.2) -> None:
+        self.marker = f" {dbname} ".encode()
+        self.interval = interval
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.sampler_cpu_s = 0.0
+        self.stop = threading.Event()
+
+    def backends(self) -> list[int]:
+        pids = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    cmdline = Path(entry.path, "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if cmdline.startswith(b"postgres: ") and self.marker in cmdline:
+                    pids.append(int(entry.name))
+        return pids
+
+    def sample(self) -> None:
+        for pid in self.backends():
+            cpu = backend_cpu_s(pid)
+            if cpu is not None:
+                self.first.setdefault(pid, cpu)
+                self.last[pid] = cpu
+
+    def run(self) -> None:
+        cpu0 = time.thread_time()
+        while not self.stop.wait(self.interval):
+            self.sample()
+        self.sample()
+        self.sampler_cpu_s = time.thread_time() - cpu0
+
+    def __enter__(self) -> BackendsCpu:
+        self.sample()  # the backends there before the run count from now; new ones from zero
+        self.first = dict(self.last)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items())
+
+
 @contextmanager
 def statement_costs(enabled: bool):
     """With ``--statements``: the backend CPU (``/proc``) and wall time of each statement the
@@ -125,32 +185,43 @@ def statement_costs(enabled: bool):
         return
     from django.db import connection
     from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.backends.signals import connection_created
 
     import leads.imports
 
     costs: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
-    pid = backend_pid()  # one connection for the whole run
+    lock = threading.Lock()  # the import's writer threads each have a connection
 
-    def timed(kind: str, call, *args, **kwargs):
+    def timed(kind: str, call, *args, pid: int | None = None, **kwargs):
+        pid = pid or connection.connection.info.backend_pid  # this thread's connection
         cpu0, t0 = backend_cpu_s(pid), time.perf_counter()
         try:
             return call(*args, **kwargs)
         finally:
-            cost = costs[kind]
-            cost[0] += 1
-            cost[1] += backend_cpu_s(pid) - cpu0
-            cost[2] += time.perf_counter() - t0
+            cpu, wall = backend_cpu_s(pid) - cpu0, time.perf_counter() - t0
+            with lock:
+                cost = costs[kind]
+                cost[0] += 1
+                cost[1] += cpu
+                cost[2] += wall
 
     def wrapper(execute, sql, params, many, context):
         return timed(sql[:60], execute, sql, params, many, context)
 
+    def wrap(sender, connection, **kwargs):
+        connection.execute_wrappers.append(wrapper)
+
     copy, commit = leads.imports._copy, BaseDatabaseWrapper._commit
     leads.imports._copy = lambda model, *a: timed(f"COPY {model._meta.db_table}", copy, model, *a)
-    BaseDatabaseWrapper._commit = lambda self: timed("COMMIT (deferred foreign-key checks)", commit, self)
+    BaseDatabaseWrapper._commit = lambda self: timed(
+        "COMMIT (deferred foreign-key checks)", commit, self, pid=self.connection.info.backend_pid
+    )
+    connection_created.connect(wrap)
     try:
         with connection.execute_wrapper(wrapper):
             yield
     finally:
+        connection_created.disconnect(wrap)
         leads.imports._copy, BaseDatabaseWrapper._commit = copy, commit
         log("statements: count, backend CPU s, wall s")
         for kind, (count, cpu, wall) in sorted(costs.items(), key=lambda item: -item[1][1])[:15]:
@@ -259,10 +330,11 @@ def setup_org():
     return org, admin
 
 
-def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
+def one_job(org, admin, path: Path, args, *, dbname: str, profile: bool = False) -> dict:
     """Upload the file as a new job, map it as suggested, run it: its figures."""
     from django.core.files import File
 
+    import leads.imports
     from leads.imports import Mode, import_run, import_upload, suggest_mapping
 
     t0 = time.perf_counter()
@@ -272,17 +344,19 @@ def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
     job.params |= {"mapping": suggest_mapping(job.params["columns"]), "mode": Mode.SKIP}
     job.save(update_fields=["params"])
 
+    if args.writers:
+        leads.imports.WRITERS = args.writers
     profiler = cProfile.Profile() if profile else None
-    db_cpu0, python_cpu0 = backend_cpu_s(), time.process_time()
+    python_cpu0 = time.process_time()
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
-    with statement_costs(args.statements):
+    with BackendsCpu(dbname) as database_cpu, statement_costs(args.statements):
         job = import_run(job_id=job.pk, chunk_size=args.chunk_size)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - t0
-    python_cpu, db_cpu = time.process_time() - python_cpu0, backend_cpu_s()
+    python_cpu = time.process_time() - python_cpu0 - database_cpu.sampler_cpu_s
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(25)
@@ -293,8 +367,8 @@ def one_job(org, admin, path: Path, args, *, profile: bool = False) -> dict:
         "seconds": round(seconds, 2),
         "rows_per_s": round(job.done / seconds) if seconds else None,
         "upload_check_s": round(upload_s, 2),
-        "python_cpu_s": round(python_cpu, 2),  # both threads of the import
-        "db_cpu_s": round(db_cpu - db_cpu0, 2) if db_cpu is not None and db_cpu0 is not None else None,
+        "python_cpu_s": round(python_cpu, 2),  # every thread of the import
+        "db_cpu_s": round(database_cpu.cpu_s, 2),  # every backend of the database
         **job.result,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
@@ -327,9 +401,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             write_csv(path, args.rows, args.companies)
             log(f"wrote {args.rows} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
-            first = one_job(org, admin, path, args, profile=args.profile == "first")
+            first = one_job(org, admin, path, args, dbname=name, profile=args.profile == "first")
             log(f"first run: {first}")
-            second = one_job(org, admin, path, args, profile=args.profile == "second")
+            second = one_job(org, admin, path, args, dbname=name, profile=args.profile == "second")
             log(f"second run: {second}")
             file_mb = round(path.stat().st_size / 1e6, 1)
         result = {

@@ -9,10 +9,12 @@ mapping and queues ``leads.tasks.import_leads``, whose body is ``import_run``.
 What ``import_run`` promises:
 
 - **Streaming.** The stored file is read row by row (``csv`` over a text wrapper) and written
-  in chunks of ``CHUNK_SIZE`` rows, each chunk one transaction that also records the job's
-  progress: memory stays flat whatever the file's size, the progress bar moves chunk by chunk,
-  and a crash loses nothing already committed. A reader thread parses and checks the next
-  chunks (pure Python) while the writer waits on the database for the current one.
+  in chunks of ``CHUNK_SIZE`` rows, each chunk committed before the job's progress records
+  it: memory stays flat whatever the file's size, the progress bar moves chunk by chunk, and
+  a crash loses nothing already committed. A reader thread parses and checks the next
+  chunks (pure Python) while the writers wait on the database for the current one. On
+  PostgreSQL each chunk is written in parts by two connections at once (``_chunk_writer``):
+  the database's share of the work, most of it, then uses both cores.
 - **The rules of lead create.** Each row is checked by ``leads.services._validate`` (the same
   rules as a page, the API or a form) plus the columns' lengths. A row with a problem is not
   imported; each problem is a line of the errors CSV (the line number as in the file, the
@@ -46,7 +48,8 @@ import queue
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +58,7 @@ from typing import IO
 from django.conf import settings
 from django.core.files import File
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, OperationalError, connection, reset_queries, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, reset_queries, transaction
 from django.db.models import JSONField, Model, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -616,6 +619,7 @@ class Context:
     copy: bool = False  # PostgreSQL: new leads go by COPY, their text prepared while parsing
     scratch_lead: Lead = field(default_factory=Lead)
     scratch_company: Company = field(default_factory=Company)
+    fit_lock: threading.Lock = field(default_factory=threading.Lock)
     fit_cache: dict[tuple, tuple[int | None, int, list[dict]]] = field(default_factory=dict)
     # The COPY text of each cached explanation (by the explanation's id; the explanation is
     # kept with it, so the id cannot be reused), cleared with the cache.
@@ -692,9 +696,16 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
         try:
             errors = csv.writer(errors_text)
             errors.writerow(["line", "column", "value", "error"])
-            with _records(job) as records, _parsed_chunks(ctx, records, chunk_size) as chunks:
+            with (
+                _records(job) as records,
+                _parsed_chunks(ctx, records, chunk_size) as chunks,
+                _chunk_writer(ctx) as write,
+            ):
                 for parsed in chunks:
-                    counts, problems = _import_chunk(ctx, parsed, before=counts)
+                    written, duplicates = write(parsed.rows)
+                    counts = counts.plus(parsed.counts).plus(written)
+                    _record_progress(ctx, counts)
+                    problems = sorted(parsed.problems + duplicates, key=lambda p: p.line)
                     for p in problems:
                         errors.writerow([p.line, safe_cell(p.column), safe_cell(_clip(p.value)), safe_cell(p.message)])
                     if settings.DEBUG:
@@ -784,31 +795,126 @@ def _parse_chunk(ctx: Context, records: list[Record]) -> Parsed:
     return Parsed(rows=rows, problems=problems, counts=counts)
 
 
-def _import_chunk(ctx: Context, parsed: Parsed, *, before: Counts) -> tuple[Counts, list[Problem]]:
-    """Write a parsed chunk's rows in one transaction with the job's progress; returns the
-    counts so far (``before`` plus this chunk's) and the chunk's problems."""
-    counts, problems, rows = parsed.counts, list(parsed.problems), parsed.rows
-    # A lead with the same email created meanwhile by someone else fails the insert: try
-    # again, and the second look finds it.
+WRITERS = 2  # on PostgreSQL, outside a caller's transaction: connections writing a chunk at once
+DEADLOCK = "40P01"
+
+
+@contextmanager
+def _chunk_writer(ctx: Context) -> Iterator[Callable[[list[Row]], tuple[Counts, list[Problem]]]]:
+    """A function writing a chunk's valid rows; it returns what they did and the duplicates.
+
+    On PostgreSQL, when the import is not part of a caller's transaction, the chunk is split
+    by company domain (by email without one) into ``WRITERS`` parts, each written by a thread
+    with its own connection and transaction: the database's work on one part (``COPY``, index
+    and foreign-key checks) runs beside the other's on another core. All rows with one email
+    go to one part, in file order, so dedupe is as with one writer; a company is made by the
+    part that holds its domain. The rare conflict between parts (the same lead or company
+    written by both) fails one part, which is written again and then finds the other's rows.
+    The chunk is done when every part is committed: chunks still follow one another.
+    """
+    if not ctx.copy or connection.in_atomic_block or WRITERS < 2:
+        yield lambda rows: _write_part(ctx, rows)
+        return
+    writers = [_Writer(ctx, index) for index in range(WRITERS)]
+
+    def write(rows: list[Row]) -> tuple[Counts, list[Problem]]:
+        parts = _partition(rows, len(writers))
+        futures = [writer.submit(part) for writer, part in zip(writers, parts, strict=True) if part]
+        counts, problems = Counts(), []
+        errors = []
+        for future in futures:  # every part finishes (or fails) before the next chunk
+            try:
+                written, duplicates = future.result()
+            except Exception as exc:  # raised below, once every part has finished
+                errors.append(exc)
+                continue
+            counts = counts.plus(written)
+            problems.extend(duplicates)
+        if errors:
+            raise errors[0]
+        return counts, problems
+
+    try:
+        yield write
+    finally:
+        for writer in writers:
+            writer.stop()
+
+
+def _partition(rows: list[Row], count: int) -> list[list[Row]]:
+    """The rows in ``count`` parts by company domain (else email), keeping each email's rows
+    together and in order."""
+    parts: list[list[Row]] = [[] for _ in range(count)]
+    part_of_email: dict[str, int] = {}
+    for row in rows:
+        index = part_of_email.get(row.email)
+        if index is None:
+            index = part_of_email[row.email] = hash(row.domain or row.email) % count
+        parts[index].append(row)
+    return parts
+
+
+class _Writer:
+    """A thread with its own database connection that writes the parts handed to it, in turn."""
+
+    def __init__(self, ctx: Context, index: int) -> None:
+        self.ctx = ctx
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=f"import-{ctx.job.pk}-writer-{index}", daemon=True)
+        self.thread.start()
+
+    def submit(self, rows: list[Row]) -> Future:
+        future: Future = Future()
+        self.work.put((rows, future))
+        return future
+
+    def stop(self) -> None:
+        self.work.put(None)
+        self.thread.join()
+
+    def _loop(self) -> None:
+        try:
+            while (item := self.work.get()) is not None:
+                rows, future = item
+                try:
+                    future.set_result(_write_part(self.ctx, rows))
+                except BaseException as exc:  # handed to the coordinating thread
+                    future.set_exception(exc)
+        finally:
+            connections.close_all()  # this thread's connection
+
+
+def _write_part(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
+    """Write rows in one transaction (``_write``).
+
+    A lead or company with the same email or domain made meanwhile by someone else (another
+    import, a form, another part of this chunk) fails the insert, or deadlocks with it: try
+    again, and the second look finds it.
+    """
     for attempt in range(3):
         try:
             with transaction.atomic():
                 if ctx.copy:
-                    # The job's progress commits with the chunk, so a commit lost in a server
-                    # crash takes its progress with it and the re-run redoes the chunk; the job's
-                    # final save (synchronous) flushes every chunk before the job says done.
+                    # Commits need not wait for the disk: ``_record_progress`` commits after
+                    # them in the same log, and the job's final save (synchronous) flushes every
+                    # chunk before the job says done; a commit lost in a server crash is redone
+                    # by the re-run.
                     with connection.cursor() as cursor:
                         cursor.execute("SET LOCAL synchronous_commit = off")
-                written, duplicates = _write(ctx, rows)
-                result = before.plus(counts).plus(written)
-                Job.objects.filter(pk=ctx.job.pk).update(done=result.rows, result=result.as_dict())
-            break
-        except IntegrityError:
-            if attempt == 2:
+                return _write(ctx, rows)
+        except (IntegrityError, OperationalError) as exc:
+            retry = isinstance(exc, IntegrityError) or getattr(exc.__cause__, "pgcode", None) == DEADLOCK
+            if attempt == 2 or not retry:
                 raise
-    problems.extend(duplicates)
-    problems.sort(key=lambda p: p.line)
-    return result, problems
+    raise AssertionError("unreachable")
+
+
+def _record_progress(ctx: Context, counts: Counts) -> None:
+    with transaction.atomic():
+        if ctx.copy:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        Job.objects.filter(pk=ctx.job.pk).update(done=counts.rows, result=counts.as_dict())
 
 
 def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
@@ -1071,6 +1177,17 @@ def _fit(
         company.country if company else "",
         email.rsplit("@", 1)[-1] if ctx.fit_uses_email_domain else "",
     )
+    found = ctx.fit_cache.get(key)
+    if found is None:
+        with ctx.fit_lock:  # the scratch lead is shared by the writers
+            return _fit_uncached(ctx, key, email=email, company=company, size=size)
+    return found
+
+
+def _fit_uncached(
+    ctx: Context, key: tuple, *, email: str, company: Facts | None, size: int | None
+) -> tuple[int | None, int, list[dict]]:
+    title, seniority = key[0], key[1]
     found = ctx.fit_cache.get(key)
     if found is None:
         if len(ctx.fit_cache) >= FIT_CACHE_SIZE:
