@@ -804,18 +804,18 @@ def _chunk_writer(ctx: Context) -> Iterator[Callable[[list[Row]], tuple[Counts, 
     """A function writing a chunk's valid rows; it returns what they did and the duplicates.
 
     On PostgreSQL, when the import is not part of a caller's transaction, the chunk is split
-    by company domain (by email without one) into ``WRITERS`` parts, each written by a thread
-    with its own connection and transaction: the database's work on one part (``COPY``, index
-    and foreign-key checks) runs beside the other's on another core. All rows with one email
-    go to one part, in file order, so dedupe is as with one writer; a company is made by the
-    part that holds its domain. The rare conflict between parts (the same lead or company
-    written by both) fails one part, which is written again and then finds the other's rows.
-    The chunk is done when every part is committed: chunks still follow one another.
+    into ``WRITERS`` parts (``_partition``), each written by a thread with its own connection
+    and transaction: the database's work on one part (``COPY``, index and foreign-key checks)
+    runs beside the other's on another core. Rows that share an email or a company domain are
+    in one part, in file order, so each lead and company is written as one writer would. A
+    lead or company made meanwhile by someone else (another import, a form) fails a part's
+    insert, or deadlocks with it: the part is written again (``_write_part``). The chunk is
+    done when every part is committed: chunks still follow one another.
     """
     if not ctx.copy or connection.in_atomic_block or WRITERS < 2:
         yield lambda rows: _write_part(ctx, rows)
         return
-    writers = [_Writer(ctx, index) for index in range(WRITERS)]
+    writers: list[_Writer] = []
 
     def write(rows: list[Row]) -> tuple[Counts, list[Problem]]:
         parts = _partition(rows, len(writers))
@@ -835,6 +835,7 @@ def _chunk_writer(ctx: Context) -> Iterator[Callable[[list[Row]], tuple[Counts, 
         return counts, problems
 
     try:
+        writers.extend(_Writer(ctx, index) for index in range(WRITERS))
         yield write
     finally:
         for writer in writers:
@@ -842,15 +843,32 @@ def _chunk_writer(ctx: Context) -> Iterator[Callable[[list[Row]], tuple[Counts, 
 
 
 def _partition(rows: list[Row], count: int) -> list[list[Row]]:
-    """The rows in ``count`` parts by company domain (else email), keeping each email's rows
-    together and in order."""
-    parts: list[list[Row]] = [[] for _ in range(count)]
-    part_of_email: dict[str, int] = {}
+    """The rows in ``count`` parts, in file order within each, such that rows sharing an email
+    or a company domain are in the same part: each lead and each company is then written by
+    one part only, from its rows in file order, as one writer would.
+
+    The rows linked that way (an email's rows, the domains they name, those domains' other
+    rows, …) are found with a disjoint-set forest over emails and domains (an email has an
+    "@", a domain none, so one namespace holds both); each such group goes to one part.
+    """
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        top = key
+        while (up := parent.get(top, top)) != top:
+            top = up
+        while key != top:  # point the path straight at the root: later finds are one step
+            parent[key], key = top, parent[key]
+        return top
+
     for row in rows:
-        index = part_of_email.get(row.email)
-        if index is None:
-            index = part_of_email[row.email] = hash(row.domain or row.email) % count
-        parts[index].append(row)
+        if row.domain:
+            a, b = root(row.email), root(row.domain)
+            if a != b:
+                parent[a] = b
+    parts: list[list[Row]] = [[] for _ in range(count)]
+    for row in rows:
+        parts[hash(root(row.email)) % count].append(row)
     return parts
 
 
@@ -880,6 +898,8 @@ class _Writer:
                     future.set_result(_write_part(self.ctx, rows))
                 except BaseException as exc:  # handed to the coordinating thread
                     future.set_exception(exc)
+                if settings.DEBUG:
+                    reset_queries()  # this thread's connection keeps every statement otherwise
         finally:
             connections.close_all()  # this thread's connection
 
@@ -888,8 +908,8 @@ def _write_part(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
     """Write rows in one transaction (``_write``).
 
     A lead or company with the same email or domain made meanwhile by someone else (another
-    import, a form, another part of this chunk) fails the insert, or deadlocks with it: try
-    again, and the second look finds it.
+    import, a form) fails the insert, or deadlocks with it: try again, and the second look
+    finds it.
     """
     for attempt in range(3):
         try:
@@ -973,6 +993,7 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
     new_rows: list[Row] = []
     created_at_line: dict[str, int] = {}
     updates: list[tuple[int, Row]] = []
+    company_rows: list[Row] = []  # in file order: a company's last non-empty values win
     for row in rows:
         lead_id = existing.get(row.email)
         original = created_at_line.get(row.email) if lead_id is None else own.get(lead_id)
@@ -985,12 +1006,15 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
         elif lead_id is None:
             created_at_line[row.email] = row.line
             new_rows.append(row)
+            company_rows.append(row)
         elif ctx.mode == Mode.UPDATE:
             updates.append((lead_id, row))
+            if _names_company(row.data):
+                company_rows.append(row)
         else:
             counts.skipped += 1
     now = ctx.now or timezone.now()
-    companies = _companies(ctx, new_rows + [row for _, row in updates if _names_company(row.data)], now)
+    companies = _companies(ctx, company_rows, now)
     if new_rows:
         ctx.may_own_leads = True
     counts.created += _create(ctx, new_rows, companies, now)

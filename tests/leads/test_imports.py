@@ -320,6 +320,20 @@ def test_existing_leads_are_updated_with_the_non_empty_values(org, do_import):
     assert (job.result["updated"], job.result["skipped"]) == (0, 1)
 
 
+def test_a_company_named_by_new_and_updated_leads_takes_their_values_in_file_order(org, do_import):
+    LeadFactory(organization=org, email="kim@kim.example")
+    rows = [
+        ["Email", "Website", "Company size", "Industry"],
+        ["kim@kim.example", "acme.example", "100", ""],  # updates kim
+        ["new@acme.example", "acme.example", "200", "Retail"],  # a new lead, later in the file
+        ["kim@kim.example", "acme.example", "", "Software"],  # kim again
+    ]
+    job = do_import(csv_bytes(rows), mode=Mode.UPDATE)
+    assert (job.result["created"], job.result["updated"]) == (1, 2)
+    company = Company.objects.get(organization=org, domain="acme.example")
+    assert (company.size, company.industry) == (200, "Software")  # the last non-empty value of each
+
+
 def test_imported_leads_are_matched_to_a_persona_and_fit_scored(org, do_import):
     persona = PersonaFactory(
         organization=org, name="Marketing Mary", industries=["Software"], title_keywords=["marketing"]

@@ -115,6 +115,40 @@ def test_rows_updating_one_lead_apply_in_file_order(org, marketer):
     assert job.result["updated"] == 2 and job.result["created"] == 25
 
 
+def test_rows_linked_by_an_email_and_a_company_are_written_together(org, marketer, monkeypatch):
+    """Kim's rows name two companies; Lee's names the second. All three are one part's, so the
+    second company gets Kim's size and Lee's industry, as one writer gives it (two parts each
+    folding their own rows onto what they read would lose one of them)."""
+    Company.objects.create(organization=org, name="Shared", domain="shared.example")
+    LeadFactory(organization=org, email="kim@kim.example")
+    LeadFactory(organization=org, email="lee@lee.example")
+    rows = [["Email", "Website", "Industry", "Company size"]]
+    rows += [[f"filler{i}@f{i}.example", f"f{i}.example", "", ""] for i in range(12)]
+    rows += [
+        ["kim@kim.example", "first.example", "", ""],
+        ["kim@kim.example", "shared.example", "", "500"],
+        ["lee@lee.example", "shared.example", "Software", ""],
+    ]
+    job = start(org, marketer, rows, mode=Mode.UPDATE)
+    parts: list[list[str]] = []
+    real_write = imports._write
+
+    def write(ctx, rows_):
+        parts.append([row.email for row in rows_])
+        return real_write(ctx, rows_)
+
+    monkeypatch.setattr(imports, "_write", write)
+    job = import_run(job_id=job.pk, chunk_size=100)
+
+    assert job.status == Job.Status.DONE, job.error
+    company = Company.objects.get(organization=org, domain="shared.example")
+    assert (company.industry, company.size) == ("Software", 500)
+    assert Lead.objects.get(email="lee@lee.example").company_id == company.pk
+    assert Lead.objects.get(email="kim@kim.example").company_id == company.pk
+    linked = [part for part in parts if "kim@kim.example" in part]
+    assert len(linked) == 1 and "lee@lee.example" in linked[0]
+
+
 def test_a_lead_made_meanwhile_by_someone_else_is_found_on_the_second_try(org, marketer):
     rows = [["Email"], *[[f"l{i}@x{i}.example"] for i in range(10)]]
     job = start(org, marketer, rows)
