@@ -8,6 +8,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -49,6 +50,26 @@ def _validation_body(detail) -> dict:
         return body
     messages = [str(m) for m in (detail if isinstance(detail, list) else [detail])]
     return {"detail": " ".join(messages) or "Invalid input."}
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, with its answer for a request that accepts anything given without work.
+
+    A request with no ``Accept`` header, or ``Accept: */*`` (what API clients, ``curl`` and
+    ``requests`` send), and no format asked for (``?format=``, a ``.json`` suffix) gets the first
+    renderer and its media type: what DRF works out by parsing the header into media types and
+    ranking them against every renderer (0.1 ms of a lead creation's ~3). Anything else is DRF's.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        if (
+            renderers
+            and not format_suffix
+            and request.META.get("HTTP_ACCEPT", "*/*") == "*/*"
+            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
+        ):
+            return renderers[0], renderers[0].media_type
+        return super().select_renderer(request, renderers, format_suffix)
 
 
 class OrgScopedMixin:

@@ -510,3 +510,22 @@ def test_a_lead_without_a_score_row_reads_zero_and_gets_one_when_scored(api, log
     )
     assert score_events(event_ids=[e.pk]) == 1
     assert api(marketer).get(f"{URL}/{lead.pk}").json()["total_score"] == 5
+
+
+@pytest.mark.parametrize(
+    ("accept", "query", "content_type"),
+    [
+        (None, "", "application/json"),
+        ("*/*", "", "application/json"),
+        ("application/json", "", "application/json"),
+        ("text/html", "", "text/html; charset=utf-8"),
+        ("*/*", "?format=api", "text/html; charset=utf-8"),
+        (None, "?format=json", "application/json"),
+    ],
+)
+def test_the_answer_is_json_unless_the_browsable_api_is_asked_for(api, org, marketer, accept, query, content_type):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api(marketer).get(f"{URL}{query}", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert "Accept" in response["Vary"]
