@@ -19,7 +19,10 @@ pooler that hands out server connections per transaction (PgBouncer in transacti
 returns makes PostgreSQL refuse it ("cached plan must not change result type"): the statement
 is then prepared again under a new name (``_execute``), so a deploy costs at most one failed
 transaction per connection and statement. Compiled statements are kept on the connection they
-belong to, and go with it.
+belong to, and go with it. A request's first read, outside a transaction, also stands in for
+Django's connection health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` before the request's
+first statement): a connection it finds dead is replaced and the read run again
+(``_fetch_checking_health``).
 
 Only lookups that hand their value to the database unchanged can be prepared (``exact``,
 ``lt``/``gte``…, ``iexact`` on PostgreSQL, where it is ``UPPER(%s)``). This is checked when
