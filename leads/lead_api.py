@@ -8,7 +8,6 @@ table is never counted.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -25,6 +24,7 @@ from personas.api import CampaignRefSerializer, InputSerializer, OrgRelatedField
 from personas.models import Persona
 from smarketing.accounts.models import Membership
 from smarketing.api import FieldsBuiltOnceMixin, FieldsCopiedMixin, OrgScopedMixin
+from smarketing.links import path_with_id
 from smarketing.pagination import keyset_page
 
 PAGE_SIZE = 50
@@ -330,7 +330,7 @@ class LeadList(LeadMixin, generics.GenericAPIView):
         # its user, campaign): shown as it is, without re-reading it (creation is a hot path).
         body = LeadSerializer(lead, context=self.get_serializer_context()).data
         return Response(
-            body, status=status.HTTP_201_CREATED, headers={"Location": reverse("api:lead-detail", args=[lead.pk])}
+            body, status=status.HTTP_201_CREATED, headers={"Location": path_with_id("api:lead-detail", lead.pk)}
         )
 
 

@@ -49,8 +49,12 @@ def path_with_id(name: str, pk: int) -> str:
     key = (get_script_prefix(), name, "{}")
     pattern = _paths.get(key)
     if pattern is None:
-        pattern = _paths[key] = reverse(name, args=[0]).replace("/0/", "/{}/")
+        path = reverse(name, args=[_ID_MARK]).replace("{", "{{").replace("}", "}}")
+        pattern = _paths[key] = path.replace(str(_ID_MARK), "{}")
     return pattern.format(pk)
+
+
+_ID_MARK = 7_340_912_785  # an id no path contains otherwise, wherever it sits in the path
 
 
 # Where a list may send its reader back to, by URL namespace, and how the link reads.

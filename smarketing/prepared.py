@@ -19,7 +19,10 @@ pooler that hands out server connections per transaction (PgBouncer in transacti
 returns makes PostgreSQL refuse it ("cached plan must not change result type"): the statement
 is then prepared again under a new name (``_execute``), so a deploy costs at most one failed
 transaction per connection and statement. Compiled statements are kept on the connection they
-belong to, and go with it.
+belong to, and go with it. A request's first read, outside a transaction, also stands in for
+Django's connection health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` before the request's
+first statement): a connection it finds dead is replaced and the read run again
+(``_fetch_checking_health``).
 
 Only lookups that hand their value to the database unchanged can be prepared (``exact``,
 ``lt``/``gte``…, ``iexact`` on PostgreSQL, where it is ``UPPER(%s)``). This is checked when
@@ -42,7 +45,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, models, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, transaction
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
@@ -175,6 +178,40 @@ def _same(param: Any, value: Any) -> bool:
     return type(param) is type(value) and param == value
 
 
+def _fetch(connection, compiled: _Compiled, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        _execute(cursor, connection, compiled, params)
+        return cursor.fetchall()
+
+
+def _fetch_checking_health(connection, compiled: _Compiled, params: list) -> list[tuple]:
+    """Run a read; the first of a request, outside a transaction, is also the connection's health check.
+
+    With ``CONN_HEALTH_CHECKS`` Django sends ``SELECT 1`` before a request's first statement, to
+    find a connection the server dropped while it sat idle (a restart, a pooler's timeout). Every
+    API request starts with a read of its credential: that read is the check instead, a round trip
+    less a request. Should the connection turn out to be dead, it is closed and the read runs
+    again on a new one, as it would have after a failed ``SELECT 1`` (a read outside a
+    transaction changes nothing, so running it again is safe). Any other error is raised as is.
+    """
+    checking = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    if not checking:
+        return _fetch(connection, compiled, params)
+    connection.health_check_done = True
+    try:
+        return _fetch(connection, compiled, params)
+    except (OperationalError, InterfaceError):
+        if connection.is_usable():
+            raise
+    connection.close()
+    return _fetch(connection, compiled, params)
+
+
 class PreparedRead:
     """``build(**values)`` returns a queryset; calling this returns its rows as a list.
 
@@ -217,9 +254,7 @@ class PreparedRead:
         params = list(c.params)
         for i, name in c.slots:
             params[i] = _db_value(values[name], connection)
-        with connection.cursor() as cursor:
-            _execute(cursor, connection, c, params)
-            rows = cursor.fetchall()
+        rows = _fetch_checking_health(connection, c, params)
         if c.converters:
             rows = c.compiler.apply_converters(rows, c.converters)
         objects = []

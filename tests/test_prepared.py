@@ -182,3 +182,36 @@ def test_a_thread_that_ends_leaves_no_connection_held(org):
     thread.join()
     gc.collect()
     assert held and held[0]() is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_credential_read_is_the_health_check_and_a_dropped_connection_is_replaced(api, marketer):
+    """A request's first read (the credential) stands in for Django's health-check ``SELECT 1``: on a
+    healthy connection no check is sent, and a connection the server dropped between requests is
+    replaced and the request answered, as the ``SELECT 1`` check did."""
+    from unittest import mock
+
+    import psycopg2
+    from django.db import close_old_connections, connections
+
+    connection = connections["default"]
+    client = api(marketer)
+    assert client.get("/api/v1/me").status_code == 200
+    assert connection.health_check_enabled  # CONN_HEALTH_CHECKS, as in production
+
+    close_old_connections()  # what the start of a request does (the test client skips it)
+    with mock.patch.object(type(connection), "is_usable", autospec=True, side_effect=lambda conn: True) as is_usable:
+        assert client.get("/api/v1/me").status_code == 200
+    assert not is_usable.called
+
+    backend_pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg2.connect(**params) as other, other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+    other.close()
+    close_old_connections()
+    response = client.post(URL, {"email": "after.restart@example.com"}, format="json")
+    assert response.status_code == 201
+    assert connection.connection.info.backend_pid != backend_pid
+    assert Lead.objects.filter(email="after.restart@example.com").exists()

@@ -318,6 +318,54 @@ def test_bad_input_is_400_with_the_field_and_nothing_is_created(api, org, market
     assert not Lead.objects.exists()
 
 
+def test_create_input_is_cleaned_as_drf_cleans_it(api, org, marketer):
+    """Text is trimmed, blanks stay blank, numbers may come as strings: the same whether the
+    input is JSON (validated by the fields built once) or a form (DRF's own path)."""
+    payload = lead_payload(
+        email="  Ann.Lee@Northwind.example ",
+        first_name=" Ann ",
+        title="   ",
+        seniority="",
+        phone="",
+        company_size="12",
+        buyer_stage="",
+    )
+    client = api(marketer)
+    as_json = client.post(URL, payload, format="json")
+    assert as_json.status_code == 201, as_json.json()
+    body = as_json.json()
+    assert (body["email"], body["first_name"], body["title"]) == ("ann.lee@northwind.example", "Ann", "")
+    assert (body["seniority"], body["phone"], body["buyer_stage"], body["company"]["size"]) == ("", "", "", 12)
+    as_form = client.post(URL, {**payload, "email": "ann.form@northwind.example"}, format="multipart")
+    assert as_form.status_code == 201, as_form.json()
+    different = {"id", "email", "created_at", "updated_at", "company"}
+    assert {k: v for k, v in as_form.json().items() if k not in different} == {
+        k: v for k, v in body.items() if k not in different
+    }
+
+
+def test_every_bad_field_is_reported_at_once_with_drfs_messages(api, org, marketer):
+    payload = lead_payload(first_name="x" * 101, seniority="boss", company_size="many", title=None)
+    response = api(marketer).post(URL, payload, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "first_name: Ensure this field has no more than 100 characters.",
+        "field": "first_name",
+        "errors": {
+            "first_name": ["Ensure this field has no more than 100 characters."],
+            "title": ["This field may not be null."],
+            "seniority": ['"boss" is not a valid choice.'],
+            "company_size": ["A valid integer is required."],
+        },
+    }
+    assert not Lead.objects.exists()
+
+
+def test_unknown_keys_are_ignored_as_drf_ignores_them(api, org, marketer):
+    response = api(marketer).post(URL, lead_payload(nickname="Annie"), format="json")
+    assert response.status_code == 201 and "nickname" not in response.json()
+
+
 def test_missing_email_is_400(api, org, marketer):
     payload = lead_payload()
     del payload["email"]
@@ -510,3 +558,22 @@ def test_a_lead_without_a_score_row_reads_zero_and_gets_one_when_scored(api, log
     )
     assert score_events(event_ids=[e.pk]) == 1
     assert api(marketer).get(f"{URL}/{lead.pk}").json()["total_score"] == 5
+
+
+@pytest.mark.parametrize(
+    ("accept", "query", "content_type"),
+    [
+        (None, "", "application/json"),
+        ("*/*", "", "application/json"),
+        ("application/json", "", "application/json"),
+        ("text/html", "", "text/html; charset=utf-8"),
+        ("*/*", "?format=api", "text/html; charset=utf-8"),
+        (None, "?format=json", "application/json"),
+    ],
+)
+def test_the_answer_is_json_unless_the_browsable_api_is_asked_for(api, org, marketer, accept, query, content_type):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = api(marketer).get(f"{URL}{query}", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert "Accept" in response["Vary"]
