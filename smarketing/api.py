@@ -10,7 +10,6 @@ from django.db import models
 from rest_framework import pagination, serializers, status
 from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.fields import SkipField, empty
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.utils.serializer_helpers import BindingDict
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -52,26 +51,6 @@ def _validation_body(detail) -> dict:
         return body
     messages = [str(m) for m in (detail if isinstance(detail, list) else [detail])]
     return {"detail": " ".join(messages) or "Invalid input."}
-
-
-class ContentNegotiation(DefaultContentNegotiation):
-    """DRF's negotiation, with its answer for a request that accepts anything given without work.
-
-    A request with no ``Accept`` header, or ``Accept: */*`` (what API clients, ``curl`` and
-    ``requests`` send), and no format asked for (``?format=``, a ``.json`` suffix) gets the first
-    renderer and its media type: what DRF works out by parsing the header into media types and
-    ranking them against every renderer (0.1 ms of a lead creation's ~3). Anything else is DRF's.
-    """
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        if (
-            renderers
-            and not format_suffix
-            and request.META.get("HTTP_ACCEPT", "*/*") == "*/*"
-            and self.settings.URL_FORMAT_OVERRIDE not in request.query_params
-        ):
-            return renderers[0], renderers[0].media_type
-        return super().select_renderer(request, renderers, format_suffix)
 
 
 class OrgScopedMixin:
@@ -146,6 +125,8 @@ class FieldsCopiedMixin:
     then the serializer's ``validate``. Anything else (a related field such as ``owner``, a key
     that is not a field, a missing required field, a value its field refuses, a PATCH, form data)
     goes through DRF's validation from the start, so every error is DRF's own, all of them at once.
+    Fields are the class's declared ones: a subclass that overrides ``get_fields``, or a field
+    validator that needs the context (``UniqueValidator``), does not belong on this mixin.
     """
 
     def get_fields(self) -> dict:
@@ -188,7 +169,7 @@ class FieldsCopiedMixin:
         if (
             type(data) is not dict
             or getattr(self, "partial", False)
-            or self.get_validators()
+            or self.validators  # Meta.validators, or those given to the serializer
             or not required <= data.keys()
             or not data.keys() <= fields.keys()
         ):

@@ -45,7 +45,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, InterfaceError, OperationalError, connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 from django.db.models.query import get_related_populators
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql import InsertQuery
@@ -205,7 +205,7 @@ def _fetch_checking_health(connection, compiled: _Compiled, params: list) -> lis
     connection.health_check_done = True
     try:
         return _fetch(connection, compiled, params)
-    except (OperationalError, InterfaceError):
+    except DatabaseError:  # what Django's check counts as dead: any error of the driver's
         if connection.is_usable():
             raise
     connection.close()

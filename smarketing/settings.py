@@ -185,7 +185,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "smarketing.api.exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "smarketing.api.ContentNegotiation",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "smarketing.negotiation.ContentNegotiation",
     "UNAUTHENTICATED_USER": None,
     # Per client address: password guessing (POST /api/v1/auth/token), embedded web form
     # submissions (per form too) and tracking events sent from the organisation's sites.
