@@ -100,19 +100,9 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def backend_pid() -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def backend_cpu_s(pid: int | None = None) -> float | None:
-    """CPU seconds of this connection's PostgreSQL backend so far (the server is on this
-    machine): with the Python process's own, what a run costs whatever else the machine does."""
-    if pid is None:
-        pid = backend_pid()
+def backend_cpu_s(pid: int) -> float | None:
+    """CPU seconds of a PostgreSQL backend so far (the server is on this machine): with the
+    Python process's own, what a run costs whatever else the machine does."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

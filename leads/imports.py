@@ -913,14 +913,7 @@ def _write_part(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
     """
     for attempt in range(3):
         try:
-            with transaction.atomic():
-                if ctx.copy:
-                    # Commits need not wait for the disk: ``_record_progress`` commits after
-                    # them in the same log, and the job's final save (synchronous) flushes every
-                    # chunk before the job says done; a commit lost in a server crash is redone
-                    # by the re-run.
-                    with connection.cursor() as cursor:
-                        cursor.execute("SET LOCAL synchronous_commit = off")
+            with _unflushed_transaction(ctx):
                 return _write(ctx, rows)
         except (IntegrityError, OperationalError) as exc:
             retry = isinstance(exc, IntegrityError) or getattr(exc.__cause__, "pgcode", None) == DEADLOCK
@@ -930,11 +923,23 @@ def _write_part(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
 
 
 def _record_progress(ctx: Context, counts: Counts) -> None:
+    with _unflushed_transaction(ctx):
+        Job.objects.filter(pk=ctx.job.pk).update(done=counts.rows, result=counts.as_dict())
+
+
+@contextmanager
+def _unflushed_transaction(ctx: Context) -> Iterator[None]:
+    """A transaction whose commit, on PostgreSQL, does not wait for the disk.
+
+    The chunks' commits and then the progress that records them go to the same log in that
+    order, so a crash that loses a chunk loses the progress after it too, and the re-run
+    redoes it; the job's final save (synchronous) flushes everything before the job says done.
+    """
     with transaction.atomic():
         if ctx.copy:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        Job.objects.filter(pk=ctx.job.pk).update(done=counts.rows, result=counts.as_dict())
+        yield
 
 
 def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:

@@ -16,24 +16,11 @@ from reporting.models import AttributionCredit
 from smarketing.accounts.models import Membership
 from smarketing.accounts.services import api_key_create
 from smarketing.notifications.models import Notification
-from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory, RoutingRuleFactory
+from tests.browser.pages import log_in, log_out
+from tests.factories import MembershipFactory, OrganizationFactory, RoutingRuleFactory
 
 UTM = {"utm_source": "linkedin", "utm_medium": "paid_social", "utm_campaign": "forecasting-q4"}
 DEAL = "Fabrikam — Team plan"
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/(home|handoffs)/$"))  # a sales rep starts on their queue
-
-
-def log_out(page: Page) -> None:
-    page.get_by_test_id("org-switcher").locator("summary").click()
-    page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
 
 
 def nav(page: Page, name: str) -> None:

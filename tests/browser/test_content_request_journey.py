@@ -10,25 +10,12 @@ from personas.models import ContentRequest
 from personas.services import PersonaInput, persona_create
 from smarketing.accounts.models import Membership
 from smarketing.notifications.models import Notification
-from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory
+from tests.browser.pages import log_in, log_out
+from tests.factories import MembershipFactory, OrganizationFactory
 
 QUESTION = "Prospects keep asking how long a migration from spreadsheets takes."
 ASSET_TITLE = "Migrating from spreadsheets in a week: a case study"
 ASSET_URL = "https://content.example/resources/migration-case-study"
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/(home|handoffs)/$"))  # a sales rep starts on their queue
-
-
-def log_out(page: Page) -> None:
-    page.get_by_test_id("org-switcher").locator("summary").click()
-    page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
 
 
 def open_requests(page: Page) -> None:

@@ -15,7 +15,8 @@ from playwright.sync_api import Page, expect
 
 from leads.models import Company, Lead
 from smarketing.accounts.models import Membership
-from tests.factories import PASSWORD, LeadFactory, MembershipFactory, OrganizationFactory
+from tests.browser.pages import log_in
+from tests.factories import LeadFactory, MembershipFactory, OrganizationFactory
 
 HEADER = ["Record ID", "First Name", "Last Name", "Email", "Job Title", "Company Name", "Company Domain Name"]
 ROWS = 240
@@ -34,14 +35,6 @@ def contacts_export(path: Path) -> Path:
     return path
 
 
-def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/home/$"))
-
-
 def test_marketer_imports_a_contacts_export_and_downloads_the_rows_not_imported(page: Page, screenshot, tmp_path):
     org = OrganizationFactory(name="Northwind Software", slug="northwind")
     marketer = MembershipFactory(organization=org, role=Membership.Role.MARKETER, user__email="mia@northwind.test")
@@ -49,7 +42,7 @@ def test_marketer_imports_a_contacts_export_and_downloads_the_rows_not_imported(
     export = contacts_export(tmp_path / "hubspot-contacts.csv")
 
     # 1. Upload: the columns come back mapped from HubSpot's names, with a preview.
-    log_in(page, marketer.user.email)
+    log_in(page, marketer.user.email, lands=r"/home/$")
     page.goto("/leads/import/")
     expect(page.get_by_text("No imports yet.")).to_be_visible()
     page.locator('input[type="file"]').set_input_files(export)

@@ -8,6 +8,7 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from smarketing.accounts.models import Membership, Organization, User
+from tests.browser.pages import log_out
 from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory
 
 ORG_NAME = "Northwind Traders"
@@ -15,12 +16,6 @@ ADMIN_EMAIL = "ada@northwind.test"
 ADMIN_PASSWORD = "plum-Orbit-cascade-42"
 MEMBER_EMAIL = "sam.rep@northwind.test"
 MEMBER_PASSWORD = "violet-Harbor-lantern-17"
-
-
-def log_out(page: Page) -> None:
-    page.get_by_test_id("org-switcher").locator("summary").click()
-    page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
 
 
 def invitation_link(mailoutbox, live_server, email: str) -> str:

@@ -15,8 +15,8 @@ from leads.handoffs import handoff_create
 from sla.deadlines import check_deadlines
 from smarketing.accounts.models import Membership
 from tests.browser.conftest import ARTIFACTS_DIR
+from tests.browser.pages import log_in
 from tests.factories import (
-    PASSWORD,
     LeadFactory,
     MembershipFactory,
     OrganizationFactory,
@@ -47,14 +47,6 @@ def shoot(page: Page, step: int, name: str) -> None:
     """The ``screenshot`` fixture's, for the other members' pages."""
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS_DIR / f"{step:02d}-{name}.png", full_page=True)
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/(home|handoffs)/$"))  # a sales rep starts on their queue
 
 
 def open_nav(page: Page, name: str) -> None:

@@ -15,17 +15,10 @@ from playwright.sync_api import Page, expect
 from leads.campaigns import CampaignInput, campaign_create
 from leads.models import ActivityEvent, Lead, WebForm
 from smarketing.accounts.models import Membership
-from tests.factories import PASSWORD, MembershipFactory, OrganizationFactory
+from tests.browser.pages import log_in
+from tests.factories import MembershipFactory, OrganizationFactory
 
 CONSENT = "I agree to receive the recording and related news from Northwind."
-
-
-def log_in(page: Page, email: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(re.compile(r"/home/$"))
 
 
 def wait_for(page: Page, condition, timeout_ms: int = 5000):
@@ -57,7 +50,7 @@ def test_marketer_builds_a_form_and_a_visitor_on_another_site_submits_it(page: P
     )
 
     # 1. The marketer builds the form for the campaign.
-    log_in(page, marketer.user.email)
+    log_in(page, marketer.user.email, lands=r"/home/$")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Forms").click()
     expect(page.get_by_role("heading", name="Forms", level=1)).to_be_visible()
     page.get_by_role("link", name="New form").first.click()
