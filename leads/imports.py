@@ -340,13 +340,16 @@ class Plan:
     headers: dict[str, str]
     width: int
     limits: tuple[tuple[str, int], ...] = ()  # the mapped attributes' column lengths, in mapping order
+    # (column index, attribute, its normaliser or None): what parse_row does per cell, looked up once.
+    steps: tuple[tuple[int, str, Callable[[str], object] | None], ...] = ()
 
     @classmethod
     def of(cls, columns: list[str], mapping: list[str]) -> Plan:
         pairs = tuple((i, a) for i, a in enumerate(mapping) if a)
         headers = {a: columns[i] or f"Column {i + 1}" for i, a in pairs}
         limits = tuple((a, LENGTH_LIMITS[a]) for _, a in pairs if a in LENGTH_LIMITS)
-        return cls(pairs=pairs, headers=headers, width=len(columns), limits=limits)
+        steps = tuple((i, a, NORMALISERS.get(a)) for i, a in pairs)
+        return cls(pairs=pairs, headers=headers, width=len(columns), limits=limits, steps=steps)
 
 
 # --- One row ----------------------------------------------------------------------------
@@ -395,11 +398,10 @@ def parse_row(cells: list[str], plan: Plan, line: int, org: Organization) -> tup
     values: dict[str, object] = {}
     problems: list[Problem] = []
     width = len(cells)
-    for index, attribute in plan.pairs:
+    for index, attribute, normalise in plan.steps:
         value = cells[index].strip() if index < width else ""
         if not value:
             continue
-        normalise = NORMALISERS.get(attribute)
         if normalise is not None:
             normalised = normalise(value)
             if normalised is None:

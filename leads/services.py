@@ -198,7 +198,7 @@ BUYER_STAGES = frozenset(BuyerStage.values)
 
 
 def _validate(org: Organization, data: LeadInput) -> None:
-    for name, value in data.given().items():
+    for name, value in vars(data).items():  # not given(): a CSV import checks a million rows
         if isinstance(value, str) and len(value) > MAX_FIELD:
             raise InvalidInput(f"{name} is {len(value)} characters; the limit is {MAX_FIELD}.", field=name)
     if data.email is not None:

@@ -153,6 +153,28 @@ def test_mql_transition_records_the_definitions_version_in_force(org, manager):
     assert change.definitions_version == version and change.rule.startswith("scoring")
 
 
+def test_history_outlives_a_deleted_actor_and_definitions_version(org, manager):
+    # Neither is a database constraint (migration 0020): the ORM clears them on delete.
+    mkt = MembershipFactory(organization=org, role="manager", side="marketing")
+    version = persona_services.definitions_propose(
+        proposer=mkt, data=DefinitionsInput(terms=default_terms(), mql_threshold=60, sql_criteria="x")
+    )
+    persona_services.definitions_sign(version=version, signer=mkt, now=timezone.now() - timedelta(days=1))
+    persona_services.definitions_sign(version=version, signer=manager, now=timezone.now() - timedelta(days=1))
+    actor = MembershipFactory(organization=org)
+    lead = lead_create(org=org, data=LeadInput(email="ann@buyer.test"), actor=actor)
+    lead_transition(lead=lead, to="mql", actor=actor)
+    assert {(c.actor_id, c.definitions_version_id) for c in lead.stage_changes.all()} == {(actor.pk, version.pk)}
+
+    actor.delete()
+    version.delete()
+
+    changes = list(lead.stage_changes.values_list("to_stage", "actor_id", "definitions_version_id"))
+    assert sorted(changes) == [("lead", None, None), ("mql", None, None)]
+    org.delete()
+    assert not StageChange.objects.filter(lead_id=lead.pk).exists()
+
+
 def test_bulk_transition_moves_what_it_can_and_reports_the_rest(org, rep):
     movable = LeadFactory(organization=org, lifecycle_stage="lead")
     stuck = LeadFactory(organization=org, lifecycle_stage="customer")
