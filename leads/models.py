@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Value
+from django.db.models import F, Value
 from django.db.models.functions import Concat, Lower, Upper
 from django.utils import timezone
 
@@ -95,7 +95,8 @@ class Seniority(models.TextChoices):
 class Company(models.Model):
     """An account: the organisation a lead works for, recognised by its web domain."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="companies")
+    # Indexed by company_org_domain_idx, which starts with it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="companies", db_index=False)
     name = models.CharField(max_length=200)
     domain = models.CharField(max_length=200, blank=True)
     industry = models.CharField(max_length=100, blank=True)
@@ -111,6 +112,14 @@ class Company(models.Model):
             models.UniqueConstraint(
                 Upper("domain"), "organization", condition=~models.Q(domain=""), name="company_domain_ci_unique"
             ),
+        ]
+        indexes = [
+            # A company looked up by domain (every lead created) whatever the plan: a prepared
+            # statement's generic plan cannot use the partial unique index above, as the query's
+            # `domain <> %s` is a parameter there, and filtered all of the organisation's
+            # companies instead (0.4 ms of PostgreSQL a lead create with 500 of them). Also the
+            # organisation's own index (its cascades, its company lists).
+            models.Index(F("organization"), Upper("domain"), name="company_org_domain_idx"),
         ]
         verbose_name_plural = "companies"
 

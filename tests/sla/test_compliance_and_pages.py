@@ -185,11 +185,13 @@ def test_the_list_query_count_does_not_grow_with_agreements(login, org, manager)
 def test_friday_evening_handoff_under_a_four_hour_agreement_is_due_monday(org, sales, marketer, agreement):
     org.time_zone = "UTC"
     org.save()
-    friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
-    if not agreement.covers(friday_evening.date()):
-        pytest.skip("the agreement of this month does not cover that Friday")
+    # The first Friday of the agreement's month (the agreement covers this month, whichever it is).
+    friday = agreement.starts_on + timedelta(days=(4 - agreement.starts_on.weekday()) % 7)
+    assert agreement.covers(friday) and agreement.covers(friday + timedelta(days=3))
+    friday_evening = datetime(friday.year, friday.month, friday.day, 18, 0, tzinfo=UTC)
     handoff = handoff_create(lead=LeadFactory(organization=org), actor=marketer, now=friday_evening)
-    assert handoff.due_at == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    monday = friday + timedelta(days=3)
+    assert handoff.due_at == datetime(monday.year, monday.month, monday.day, 13, 0, tzinfo=UTC)
 
 
 def test_before_the_period_begins_nothing_reads_as_missed(login, manager, signed_agreement):
