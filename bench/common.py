@@ -216,6 +216,42 @@ def gunicorn_stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def machine_speed() -> dict[str, float]:
+    """How fast this machine is just now, to compare figures taken on different machines (or
+    hours): the best of five runs of a fixed pure-Python loop, and of a fixed query that keeps
+    one PostgreSQL backend busy (when Django's database is PostgreSQL), in milliseconds.
+
+    The machines these benchmarks run on are virtual, with two cores that share their host:
+    the same code's CPU a request moved by 2× between sessions, and by a quarter within an hour.
+    A figure divided by these is steadier than the figure alone; lower is faster.
+    """
+    from django.db import connection
+
+    def best(run: Callable[[], object]) -> float:
+        times = []
+        for _ in range(5):
+            start = time.process_time()
+            run()
+            times.append(time.process_time() - start)
+        return round(min(times) * 1000, 1)
+
+    speed = {"python_loop_ms": best(lambda: sum(i * i for i in range(1_000_000)))}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+
+            def query() -> None:
+                cursor.execute("SELECT sum(g) FROM generate_series(1, 2000000) AS g")
+
+            # The backend's work, timed from here: the round trip is a fraction of a millisecond.
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                query()
+                times.append(time.perf_counter() - start)
+            speed["postgres_series_ms"] = round(min(times) * 1000, 1)
+    return speed
+
+
 def percentile(sorted_values: list[float], p: float) -> float:
     """The ``p``-th percentile (0–100) of already sorted values, nearest-rank."""
     if not sorted_values:

@@ -378,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
+    from bench.common import machine_speed
     from leads.models import Lead, StageChange
 
     if maintenance("SELECT 1 FROM pg_database WHERE datname = %s", name):
@@ -400,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": "import_csv",
             "database": connection.vendor,
             "load_avg_1m": round(os.getloadavg()[0], 2),  # other work on the machine skews the figures
+            "machine": machine_speed(),  # compare runs across machines (common.machine_speed)
             "rows": args.rows,
             "file_mb": file_mb,
             "first": first,

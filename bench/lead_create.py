@@ -45,6 +45,7 @@ from bench.common import (
     gunicorn_start,
     gunicorn_stop,
     log,
+    machine_speed,
     migrate,
     percentile,
     setup_django,
@@ -357,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                     k: round((cpu_after[k] - cpu_before[k]) * 1000 / made, 2) if made else None for k in cpu_after
                 },
                 "load_avg_1m": os.getloadavg()[0],
+                "machine": machine_speed(),  # compare runs across machines (common.machine_speed)
             }
         )
         print(json.dumps(result), flush=True)
