@@ -42,6 +42,7 @@ import bisect
 import codecs
 import csv
 import io
+import itertools
 import json
 import logging
 import queue
@@ -53,7 +54,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, TypeVar
 
 from django.conf import settings
 from django.core.files import File
@@ -172,6 +173,9 @@ KNOWN_HEADERS = {
 _HEADER_TO_ATTRIBUTE = {name: attribute for attribute, names in KNOWN_HEADERS.items() for name in names}
 
 
+T = TypeVar("T")
+
+
 def _compact(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.casefold())
 
@@ -263,9 +267,8 @@ def _read_header(stream: IO[bytes], encoding: str) -> tuple[list[str], str, bool
     return [name.strip() for name in header], delimiter, has_rows
 
 
-def _take(reader: Iterator[list[str]], count: int) -> Iterator[list[str]]:
-    for _, cells in zip(range(count), reader, strict=False):
-        yield cells
+def _take(reader: Iterator[T], count: int) -> Iterator[T]:
+    return itertools.islice(reader, count)
 
 
 @transaction.atomic
@@ -443,7 +446,7 @@ def _problem(line: int, plan: Plan, attribute: str, value: object, message: str)
 # --- Reading the stored file ------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     line: int
     cells: list[str]
@@ -477,7 +480,7 @@ def _numbered(reader) -> Iterator[Record]:
             continue
         line, previous = previous + 1, reader.line_num
         if any(cells):
-            yield Record(line=line, cells=cells)
+            yield Record(line, cells)
 
 
 def _estimate_rows(job: Job) -> int:
@@ -691,6 +694,8 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
         rule.get("attribute") == "email_domain" for rule in ctx.model.fit_rules
     )
     ctx.copy = connection.vendor == "postgresql"
+    if ctx.copy:
+        _analyse_if_never_analysed([Lead, Company, StageChange])
     counts = Counts()
     # Problems go to a temporary file as they are found (there may be a million of them).
     with tempfile.TemporaryFile() as raw_errors:
@@ -719,6 +724,22 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
             raw_errors.seek(0)
             job.errors_file.save(f"import-{job.pk}-errors.csv", File(raw_errors), save=False)
     return counts
+
+
+def _analyse_if_never_analysed(models: list[type[Model]]) -> None:
+    """``ANALYZE`` the tables PostgreSQL has no statistics of yet (a new database, before
+    autovacuum's first look at them).
+
+    Without statistics the planner cannot tell the email probe's unique index from the
+    organisation's phone index, and picked the latter: every probe then filtered all of the
+    organisation's leads (a 3,000-row file re-imported on a new database: 4–5 s of PostgreSQL
+    against 19 ms once analysed). Analysing a table that small takes milliseconds.
+    """
+    tables = [model._meta.db_table for model in models]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[]) AND reltuples < 0", [tables])
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def _clip(value: str) -> str:

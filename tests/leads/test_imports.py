@@ -644,3 +644,30 @@ def test_imported_leads_are_compared_by_phone_for_duplicates(org, marketer, do_i
     imported = Lead.objects.get(email="new@b.test")
     assert imported.phone_key == key == "079460000"
     assert [other for other, _ in lead_duplicates(lead=imported)] == [existing]
+
+
+def test_a_table_never_analysed_is_analysed_before_the_probes(do_import):
+    # PostgreSQL only: with no statistics the email probe used the organisation's phone index.
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+    def never_analysed() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relname IN ('leads_lead', 'leads_company') AND reltuples < 0"
+            )
+            return {name for (name,) in cursor.fetchall()}
+
+    if never_analysed() != {"leads_lead", "leads_company"}:
+        pytest.skip("the tables have statistics already in this database")
+    job = do_import(b"email,company\nann@acme.test,Acme\nbob@acme.test,Acme\n")
+    assert job.status == "done" and job.result["created"] == 2
+    assert never_analysed() == set()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # two rows: a scan would do, but not at scale
+        cursor.execute(
+            "EXPLAIN SELECT id FROM leads_lead WHERE organization_id = %s AND upper(email) = upper(%s) LIMIT 1",
+            [job.organization_id, "ann@acme.test"],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "lead_email_ci_unique" in plan
