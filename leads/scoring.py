@@ -242,13 +242,21 @@ _insert_score = PreparedInsert(LeadScore)
 _insert_explanation = PreparedInsert(LeadScoreExplanation)
 
 
-def lead_score_save(lead: Lead, *, created: bool) -> None:
-    """Write what lead_score_fit worked out: the score row (inserted with a new lead) and the
-    explanation when there is something to explain (a lead without one reads {})."""
-    score, explained = lead.score, lead.score_explanation_row
+def lead_score_row(lead: Lead) -> LeadScore:
+    """The score row lead_score_fit worked out, ready to insert with a new lead."""
+    score = lead.score
     score.organization_id = lead.organization_id
+    return score
+
+
+def lead_score_save(lead: Lead, *, created: bool, score_saved: bool = False) -> None:
+    """Write what lead_score_fit worked out: the score row (inserted with a new lead, unless
+    ``score_saved``: inserted with it already) and the explanation when there is something to
+    explain (a lead without one reads {})."""
+    score, explained = lead_score_row(lead), lead.score_explanation_row
     if created:
-        _insert_score(score)
+        if not score_saved:
+            _insert_score(score)
         if any(explained.explanation.values()):
             _insert_explanation(explained)
         else:  # nothing explained, nothing stored: the lead reads {} as it will when read again

@@ -23,13 +23,13 @@ from leads.models import (
     StageChange,
     phone_key_for,
 )
-from leads.scoring import lead_score_save
+from leads.scoring import lead_score_row, lead_score_save
 from personas.matching import LeadAttributes, match_persona
 from personas.models import Persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
-from smarketing.prepared import PreparedInsert, PreparedRead
+from smarketing.prepared import PreparedInsertChain, PreparedRead
 
 # Personal addresses say nothing about the company a lead works for.
 FREE_MAIL_DOMAINS = frozenset(
@@ -75,9 +75,8 @@ _company_by_domain = PreparedRead(
     domain=str,
 )
 
-# A new lead's row and its first stage change: INSERTs built once per process.
-_insert_lead = PreparedInsert(Lead)
-_insert_stage_change = PreparedInsert(StageChange)
+# A new lead's row with its score row and first stage change: one INSERT built once per process.
+_insert_lead = PreparedInsertChain(Lead, LeadScore, StageChange)
 
 
 def active_scoring_model(org: Organization) -> ScoringModel | None:
@@ -328,23 +327,21 @@ def _lead_insert(
     lead.company = _company_for(org, data, email)
     model = active_scoring_model(org)  # once: fit scoring and the stage change both name it
     _rematch(lead, model)
-    _insert_lead(lead)
-    lead_score_save(lead, created=True)
-    _insert_stage_change(
-        StageChange(
-            organization=org,
-            lead=lead,
-            from_stage="",
-            to_stage=stage,
-            changed_at=now,
-            actor=actor,
-            rule=rule or ("" if actor else "created"),
-            reason="New lead",
-            total_score=lead.total_score,
-            definitions_version=definitions_in_force(org=org, at=now),
-            scoring_model=model,
-        )
+    change = StageChange(
+        organization=org,
+        from_stage="",
+        to_stage=stage,
+        changed_at=now,
+        actor=actor,
+        rule=rule or ("" if actor else "created"),
+        reason="New lead",
+        total_score=lead.total_score,
+        definitions_version=definitions_in_force(org=org, at=now),
+        scoring_model=model,
     )
+    # The lead, its score row and its first stage change: one statement on PostgreSQL.
+    _insert_lead(lead, lead_score_row(lead), change)
+    lead_score_save(lead, created=True, score_saved=True)
     return lead
 
 

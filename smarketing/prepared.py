@@ -36,6 +36,7 @@ refused at call time as ``for_org`` refuses it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import weakref
@@ -320,25 +321,136 @@ class PreparedInsert:
         return cache[self]
 
     def __call__(self, obj: models.Model, *, using: str = "default") -> None:
+        c = self.compiled(using)
+        params = self.params(obj, c, using=using)
+        if params is None:
+            obj.save(force_insert=True, using=using)
+            return
+        connection = connections[using]
+        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+            _execute(cursor, connection, c, params)
+            row = cursor.fetchone() if c.returning else None
+        _inserted(obj, c.returning, row or (), using)
+
+    def params(
+        self, obj: models.Model, c: _CompiledInsert | None, *, using: str, unchecked: models.Field | None = None
+    ) -> list | None:
+        """The INSERT's parameters for ``obj``, or None when it must go through ``save()`` (no
+        compiled statement, a signal receiver, a value that is an expression). ``unchecked``: a
+        relation filled in by the statement itself (``PreparedInsertChain``), not checked here."""
         if type(obj) is not self.model:
             raise TypeError(f"PreparedInsert({self.model.__name__}) got a {type(obj).__name__}.")
         # New rows only: with a database-assigned id, one not yet given (save() would update).
         if not obj._state.adding or (self.model._meta.auto_field is not None and obj.pk is not None):
             raise ValueError("PreparedInsert inserts new rows only.")
-        c = self.compiled(using)
         if c is None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
-            obj.save(force_insert=True, using=using)
-            return
-        obj._prepare_related_fields_for_save(operation_name="save")
+            return None
+        fields = None if unchecked is None else [f for f in self.model._meta.concrete_fields if f is not unchecked]
+        obj._prepare_related_fields_for_save(operation_name="save", fields=fields)
         connection = connections[using]
         values = [field.pre_save(obj, True) for field in c.fields]
         if any(hasattr(value, "resolve_expression") for value in values):
-            obj.save(force_insert=True, using=using)
+            return None
+        return [field.get_db_prep_save(value, connection) for field, value in zip(c.fields, values, strict=True)]
+
+
+def _inserted(obj: models.Model, returning: list, values: tuple | list, using: str) -> None:
+    """``obj`` as ``save()`` leaves a new row: the database's values set, no longer adding."""
+    for value, field in zip(values, returning, strict=False):
+        setattr(obj, field.attname, value)
+    obj._state.adding, obj._state.db = False, using
+
+
+class _CompiledChain:
+    """``WITH head AS (INSERT … RETURNING …), f1 AS (INSERT …), … SELECT …``: a row and the rows
+    that refer to it, whose reference is ``(SELECT id FROM head)`` in the statement."""
+
+    def __init__(self, head: _CompiledInsert, followers: list[tuple[_CompiledInsert, models.Field]], connection):
+        pk = head.returning[0] if head.returning else None
+        if pk is None or not pk.primary_key:
+            raise _NotPreparable(head.sql)
+        parts = [f"WITH head AS ({head.sql})"]
+        self.returning_counts = [len(head.returning)]
+        selected = ["head.*"]
+        self.skipped: list[int] = []
+        for n, (c, link) in enumerate(followers):
+            position = c.fields.index(link)
+            pieces = c.sql.split("%s")
+            reference = f"(SELECT {connection.ops.quote_name(pk.column)} FROM head)"  # noqa: S608 (identifiers from code)
+            sql = "%s".join(pieces[: position + 1]) + reference + "%s".join(pieces[position + 1 :])
+            parts.append(f"f{n} AS ({sql})")
+            self.skipped.append(position)
+            self.returning_counts.append(len(c.returning))
+            if c.returning:
+                selected.append(f"f{n}.*")
+        sources = ", ".join(["head"] + [f"f{n}" for n, (c, _) in enumerate(followers) if c.returning])
+        self.sql = ",\n".join(parts) + f"\nSELECT {', '.join(selected)} FROM {sources}"
+        self.returning = [head.returning] + [c.returning for c, _ in followers]
+        count = self.sql.count("%s")
+        self.name = None
+        if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+            self.renew = lambda: _name(self, "smk_chain", self.sql, count)
+            self.renew()
+
+
+class PreparedInsertChain:
+    """``insert(obj, *rows)``: a new row and new rows that refer to it (a lead, its score row and
+    its first stage change), as ``PreparedInsert`` would insert them one after the other, in one
+    statement on PostgreSQL (a data-modifying ``WITH``): the followers' reference to ``obj`` is
+    its id as the statement's first INSERT returns it. A round trip and a statement a row fewer
+    (each statement cost PostgreSQL ≈ 0.1 ms a lead creation, whatever it did). Each follower
+    model has one relation to ``obj``'s model, filled in here. Anything ``PreparedInsert`` would
+    send through ``save()``, and every database without such statements, gets the inserts one
+    by one instead.
+    """
+
+    def __init__(self, model: type[models.Model], *followers: type[models.Model]) -> None:
+        self.head = PreparedInsert(model)
+        self.followers = [PreparedInsert(follower) for follower in followers]
+        self.links = []
+        for follower in followers:
+            [link] = [f for f in follower._meta.concrete_fields if f.is_relation and f.related_model is model]
+            self.links.append(link)
+
+    def compiled(self, alias: str) -> _CompiledChain | None:
+        connection = connections[alias]
+        cache = _statements(connection)
+        if self not in cache:
+            head = self.head.compiled(alias)
+            followers = [insert.compiled(alias) for insert in self.followers]
+            cache[self] = None
+            if connection.vendor == "postgresql" and head is not None and None not in followers:
+                with contextlib.suppress(_NotPreparable):
+                    cache[self] = _CompiledChain(head, list(zip(followers, self.links, strict=True)), connection)
+        return cache[self]
+
+    def __call__(self, obj: models.Model, *rows: models.Model, using: str = "default") -> None:
+        if len(rows) != len(self.followers):
+            raise TypeError(f"PreparedInsertChain: {len(self.followers)} rows to follow, got {len(rows)}.")
+        chain = self.compiled(using)
+        params = None
+        if chain is not None:
+            params = self.head.params(obj, self.head.compiled(using), using=using)
+            for insert, row, link, skip in zip(self.followers, rows, self.links, chain.skipped, strict=True):
+                if params is None:
+                    break
+                own = insert.params(row, insert.compiled(using), using=using, unchecked=link)
+                params = None if own is None else params + own[:skip] + own[skip + 1 :]
+        if params is None:  # one by one, each as PreparedInsert (or save()) would
+            self.head(obj, using=using)
+            for insert, row, link in zip(self.followers, rows, self.links, strict=True):
+                setattr(row, link.name, obj)
+                insert(row, using=using)
             return
-        params = [field.get_db_prep_save(value, connection) for field, value in zip(c.fields, values, strict=True)]
+        connection = connections[using]
         with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
-            _execute(cursor, connection, c, params)
-            row = cursor.fetchone() if c.returning else None
-        for value, field in zip(row or (), c.returning, strict=False):
-            setattr(obj, field.attname, value)
-        obj._state.adding, obj._state.db = False, using
+            _execute(cursor, connection, chain, params)
+            values = list(cursor.fetchone())
+        _inserted(obj, chain.returning[0], values[: chain.returning_counts[0]], using)
+        values = values[chain.returning_counts[0] :]
+        for row, link, returning, count in zip(
+            rows, self.links, chain.returning[1:], chain.returning_counts[1:], strict=True
+        ):
+            setattr(row, link.name, obj)
+            _inserted(row, returning, values[:count], using)
+            values = values[count:]

@@ -13,7 +13,7 @@ from leads.models import Company, Lead, StageChange
 from personas.models import Persona
 from smarketing.accounts import services
 from smarketing.accounts.models import AccessToken, Organization, digest
-from smarketing.prepared import PreparedInsert, PreparedRead
+from smarketing.prepared import PreparedInsert, PreparedInsertChain, PreparedRead
 from tests.factories import PASSWORD, PersonaFactory
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +133,63 @@ def test_insert_of_a_row_keyed_by_its_lead(org):
     lead = Lead.objects.select_related("score", "score_explanation_row").get(pk=lead.pk)
     assert (lead.score.fit, lead.score.total) == (7, 7)
     assert lead.score_explanation_row.explanation == {"fit": [{"points": 7}]}
+
+
+def chain_rows(org, email="ann@north.example"):
+    from leads.models import LeadScore
+
+    now = timezone.now()
+    lead = Lead(organization=org, email=email, created_at=now, updated_at=now)
+    score = LeadScore(organization=org, fit=12, total=12)
+    change = StageChange(organization=org, to_stage="lead", changed_at=now, rule="test", reason="New lead")
+    return lead, score, change
+
+
+def test_chain_inserts_a_row_and_the_rows_that_refer_to_it(org):
+    from leads.models import LeadScore
+
+    lead, score, change = chain_rows(org)
+    with CaptureQueriesContext(connection) as queries:
+        PreparedInsertChain(Lead, LeadScore, StageChange)(lead, score, change)
+    assert lead.pk and change.pk and not (lead._state.adding or score._state.adding or change._state.adding)
+    assert (score.lead_id, change.lead_id, change.lead) == (lead.pk, lead.pk, lead)
+    stored = Lead.objects.select_related("score").get(pk=lead.pk)
+    assert (stored.email, stored.score.fit, stored.score.total) == ("ann@north.example", 12, 12)
+    assert list(stored.stage_changes.values_list("pk", "to_stage", "reason")) == [(change.pk, "lead", "New lead")]
+    # One statement on PostgreSQL (a data-modifying WITH); one INSERT a row elsewhere.
+    inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(inserts) == (1 if connection.vendor == "postgresql" else 3)
+
+
+def test_chain_fails_whole_when_the_first_row_fails(org):
+    from django.db import IntegrityError, transaction
+
+    from leads.models import LeadScore
+
+    Lead.objects.create(organization=org, email="ann@north.example")
+    lead, score, change = chain_rows(org, email="ANN@north.example")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PreparedInsertChain(Lead, LeadScore, StageChange)(lead, score, change)
+    assert not StageChange.objects.filter(organization=org).exists()
+    assert not LeadScore.objects.filter(organization=org).exists()
+
+
+def test_chain_goes_row_by_row_when_a_receiver_listens(org):
+    from leads.models import LeadScore
+
+    heard = []
+
+    def receiver(sender, instance, created, **kwargs):
+        heard.append((instance.lead_id, created))
+
+    lead, score, change = chain_rows(org)
+    post_save.connect(receiver, sender=StageChange)
+    try:
+        PreparedInsertChain(Lead, LeadScore, StageChange)(lead, score, change)
+    finally:
+        post_save.disconnect(receiver, sender=StageChange)
+    assert heard == [(lead.pk, True)]
+    assert LeadScore.objects.get(lead=lead).fit == 12
 
 
 @pytest.mark.postgres
