@@ -735,7 +735,7 @@ def _analyse_if_never_analysed(models: list[type[Model]]) -> None:
     organisation's leads (a 3,000-row file re-imported on a new database: 4–5 s of PostgreSQL
     against 19 ms once analysed). Analysing a table that small takes milliseconds.
     """
-    tables = [model._meta.db_table for model in models]
+    tables = [connection.ops.quote_name(model._meta.db_table) for model in models]  # as regclass reads them
     with connection.cursor() as cursor:
         cursor.execute("SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[]) AND reltuples < 0", [tables])
         for (table,) in cursor.fetchall():

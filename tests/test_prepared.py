@@ -140,7 +140,7 @@ def chain_rows(org, email="ann@north.example"):
 
     now = timezone.now()
     lead = Lead(organization=org, email=email, created_at=now, updated_at=now)
-    score = LeadScore(organization=org, fit=12, total=12)
+    score = LeadScore(organization=org, fit=12, engagement=3.0, total=15)
     change = StageChange(organization=org, to_stage="lead", changed_at=now, rule="test", reason="New lead")
     return lead, score, change
 
@@ -154,22 +154,31 @@ def test_chain_inserts_a_row_and_the_rows_that_refer_to_it(org):
     assert lead.pk and change.pk and not (lead._state.adding or score._state.adding or change._state.adding)
     assert (score.lead_id, change.lead_id, change.lead) == (lead.pk, lead.pk, lead)
     stored = Lead.objects.select_related("score").get(pk=lead.pk)
-    assert (stored.email, stored.score.fit, stored.score.total) == ("ann@north.example", 12, 12)
+    assert (stored.email, stored.score.fit, stored.score.engagement, stored.score.total) == (
+        "ann@north.example",
+        12,
+        3.0,
+        15,
+    )
     assert list(stored.stage_changes.values_list("pk", "to_stage", "reason")) == [(change.pk, "lead", "New lead")]
     # One statement on PostgreSQL (a data-modifying WITH); one INSERT a row elsewhere.
     inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
     assert len(inserts) == (1 if connection.vendor == "postgresql" else 3)
 
 
-def test_chain_fails_whole_when_the_first_row_fails(org):
+@pytest.mark.parametrize("failing", ["lead", "stage change"])
+def test_chain_fails_whole_when_a_row_fails(org, failing):
     from django.db import IntegrityError, transaction
 
     from leads.models import LeadScore
 
-    Lead.objects.create(organization=org, email="ann@north.example")
-    lead, score, change = chain_rows(org, email="ANN@north.example")
+    existing = Lead.objects.create(organization=org, email="ann@north.example")
+    lead, score, change = chain_rows(org, email="ANN@north.example" if failing == "lead" else "bob@north.example")
+    if failing == "stage change":
+        change.to_stage = None  # NOT NULL: the last row of the statement fails
     with pytest.raises(IntegrityError), transaction.atomic():
         PreparedInsertChain(Lead, LeadScore, StageChange)(lead, score, change)
+    assert list(Lead.objects.filter(organization=org)) == [existing]
     assert not StageChange.objects.filter(organization=org).exists()
     assert not LeadScore.objects.filter(organization=org).exists()
 
