@@ -237,8 +237,8 @@ def lead_score_fit(lead: Lead, model: ScoringModel | None) -> None:
     lead.score_explanation_row = LeadScoreExplanation(explanation={**lead.score_explanation, "fit": why})
 
 
-# A new lead's score row and explanation: INSERTs built once per process (smarketing.prepared).
-_insert_score = PreparedInsert(LeadScore)
+# A new lead's explanation: an INSERT built once per process (smarketing.prepared); its score
+# row goes in with the lead (leads.services._insert_lead).
 _insert_explanation = PreparedInsert(LeadScoreExplanation)
 
 
@@ -249,14 +249,12 @@ def lead_score_row(lead: Lead) -> LeadScore:
     return score
 
 
-def lead_score_save(lead: Lead, *, created: bool, score_saved: bool = False) -> None:
-    """Write what lead_score_fit worked out: the score row (inserted with a new lead, unless
-    ``score_saved``: inserted with it already) and the explanation when there is something to
-    explain (a lead without one reads {})."""
+def lead_score_save(lead: Lead, *, created: bool) -> None:
+    """Write what lead_score_fit worked out: the explanation when there is something to explain
+    (a lead without one reads {}), and the score row unless ``created`` (a new lead's went in
+    with the lead, ``lead_score_row``)."""
     score, explained = lead_score_row(lead), lead.score_explanation_row
     if created:
-        if not score_saved:
-            _insert_score(score)
         if any(explained.explanation.values()):
             _insert_explanation(explained)
         else:  # nothing explained, nothing stored: the lead reads {} as it will when read again

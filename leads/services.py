@@ -341,7 +341,7 @@ def _lead_insert(
     )
     # The lead, its score row and its first stage change: one statement on PostgreSQL.
     _insert_lead(lead, lead_score_row(lead), change)
-    lead_score_save(lead, created=True, score_saved=True)
+    lead_score_save(lead, created=True)
     return lead
 
 
