@@ -22,7 +22,7 @@ from django.db.models.functions import Power, Trunc
 from django.utils import timezone
 
 from leads.models import ActivityEvent, Lead, ScoringModel
-from leads.scoring import QUALIFIABLE
+from leads.scoring import QUALIFIABLE, RECYCLED, RECYCLED_SINCE_UNKNOWN
 
 CHUNK = 20_000
 # The statements below are composed from SQL that Django compiled (fragments without data);
@@ -323,8 +323,10 @@ def rescore_organization(
 def rescore_preview(*, model: ScoringModel, now: datetime | None = None) -> dict[str, int]:
     """How many leads would be MQL (or beyond qualification) under ``model``, against today.
 
-    "Would be": leads now MQL, plus leads in a qualifiable stage whose score under ``model``
-    reaches its threshold. Computed in the database, without changing anything.
+    "Would be": leads now MQL, plus those the rescore would qualify (``qualifying_leads``: a
+    subscriber or lead whose score under ``model`` reaches its threshold or with a fast-lane
+    event; a lead in nurture only with a fast-lane event since it entered nurture). Computed in
+    the database, without changing anything.
     """
     now = now or timezone.now()
     org = model.organization
@@ -337,22 +339,39 @@ def rescore_preview(*, model: ScoringModel, now: datetime | None = None) -> dict
         ),
         engagement_sql(model, ActivityEvent.objects.filter(organization=org, lead__isnull=False), now),
     )
-    stages = ", ".join("%s" for _ in QUALIFIABLE)
-    passes = "(n.new_fit + CAST(ROUND(COALESCE(e.eng, 0)) AS INTEGER) >= %s AND n.new_fit >= %s)"
-    passes_params: list = [model.mql_threshold, model.mql_min_fit]
+    # The candidates of leads.services.qualifying_leads (what the rescore will qualify), with the
+    # scores computed under ``model`` instead of read: tests hold the two to the same count.
+    fresh, recycled = sorted(QUALIFIABLE - RECYCLED), sorted(RECYCLED)
+    passes = (
+        f"(l.lifecycle_stage IN ({', '.join('%s' for _ in fresh)}) AND "
+        "n.new_fit + CAST(ROUND(COALESCE(e.eng, 0)) AS INTEGER) >= %s AND n.new_fit >= %s)"
+    )
+    passes_params: list = [*fresh, model.mql_threshold, model.mql_min_fit]
     if model.fast_lane_event_types:
         kinds = ", ".join("%s" for _ in model.fast_lane_event_types)
+        fast_lane = f"SELECT 1 FROM leads_activityevent f WHERE f.lead_id = l.id AND f.event_type IN ({kinds})"  # noqa: S608
+        in_recycled = ", ".join("%s" for _ in recycled)
         passes = (
-            f"({passes} OR EXISTS (SELECT 1 FROM leads_activityevent f "  # noqa: S608
-            f"WHERE f.lead_id = l.id AND f.event_type IN ({kinds})))"
+            f"({passes} "  # noqa: S608
+            f"OR (l.lifecycle_stage IN ({', '.join('%s' for _ in fresh)}) AND EXISTS ({fast_lane})) "
+            f"OR (l.lifecycle_stage IN ({in_recycled}) AND EXISTS ({fast_lane} AND f.occurred_at > COALESCE("
+            f"(SELECT MAX(s.changed_at) FROM leads_stagechange s WHERE s.lead_id = l.id "
+            f"AND s.to_stage IN ({in_recycled})), %s))))"
         )
-        passes_params += list(model.fast_lane_event_types)
+        passes_params += [
+            *fresh,
+            *model.fast_lane_event_types,
+            *recycled,
+            *model.fast_lane_event_types,
+            *recycled,
+            connection.ops.adapt_datetimefield_value(RECYCLED_SINCE_UNKNOWN),
+        ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*) FROM leads_lead l JOIN ({lead_sql}) n ON n.pk = l.id "  # noqa: S608
             f"LEFT JOIN ({event_sql}) e ON e.lead_id = l.id "
-            f"WHERE l.lifecycle_stage IN ({stages}) AND {passes}",
-            [*lead_params, *event_params, *QUALIFIABLE, *passes_params],
+            f"WHERE {passes}",
+            [*lead_params, *event_params, *passes_params],
         )
         newly = cursor.fetchone()[0]
     today = Lead.objects.for_org(org).filter(lifecycle_stage=Lead.Stage.MQL).count()

@@ -5,9 +5,12 @@ Engagement decays with a half-life: an event worth ``p`` points ``t`` days ago i
 (``engagement_score`` as of ``engagement_scored_at``) is brought forward by multiplying, and
 each new batch of events adds its decayed points: no event is read twice.
 
-Scoring never moves a lead backwards; it moves ``subscriber``/``lead``/``nurture`` to ``mql``
-when the total reaches the model's threshold (with the minimum fit), or at once on a
-fast-lane event such as a demo request.
+Scoring never moves a lead backwards; it moves ``subscriber``/``lead`` to ``mql`` when the
+total reaches the model's threshold (with the minimum fit), or at once on a fast-lane event
+such as a demo request. A lead in ``nurture`` was returned or recycled by a person, for a
+reason: what it did before does not send it back to sales. It qualifies again on what it does
+after entering nurture: a fast-lane event that occurred since, or a batch of events that takes
+its total across the threshold (``RECYCLED``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from smarketing.prepared import PreparedInsert
 FIT_ATTRIBUTES = ("title", "seniority", "industry", "company_size", "country", "email_domain", "persona")
 FIT_OPERATORS = ("equals", "contains", "in", "gte", "lte", "is_set")
 QUALIFIABLE = frozenset({Lead.Stage.SUBSCRIBER, Lead.Stage.LEAD, Lead.Stage.NURTURE})
+# Stages that qualify only on behaviour after the lead entered them (see the module's docstring).
+RECYCLED = frozenset({Lead.Stage.NURTURE})
+# A lead in nurture with no history of entering it (made around the services): any event counts.
+RECYCLED_SINCE_UNKNOWN = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def _fit_value(lead: Lead, attribute: str):
@@ -276,13 +283,51 @@ def lead_score_save(lead: Lead, *, created: bool) -> None:
     )
 
 
-def _qualifying_rule(lead: _LeadScore, model: ScoringModel, fast_lane: str | None) -> str | None:
-    """The rule by which ``lead``'s score or events would make it an MQL, whatever its stage."""
-    if fast_lane:
-        return f"fast lane: {fast_lane}"
-    if lead.total_score >= model.mql_threshold and lead.fit_score >= model.mql_min_fit:
+class _Candidate(NamedTuple):
+    """A lead of the batch that may qualify: its total before the batch, and the batch's latest
+    fast-lane event (type, occurred at) if any."""
+
+    before: int
+    fast_lane: tuple[str, datetime] | None
+
+
+def _qualifying_rule(
+    lead: _LeadScore, model: ScoringModel, candidate: _Candidate, stage: str, since: datetime | None
+) -> str | None:
+    """The rule by which this batch makes ``lead`` (in ``stage``) an MQL, or None.
+
+    ``since``: when a lead in a ``RECYCLED`` stage entered it (None when not known: any time).
+    """
+    passes = lead.total_score >= model.mql_threshold and lead.fit_score >= model.mql_min_fit
+    if stage in RECYCLED:
+        if candidate.fast_lane and (since is None or candidate.fast_lane[1] > since):
+            return f"fast lane: {candidate.fast_lane[0]}"
+        if passes and candidate.before < model.mql_threshold:
+            return f"score {lead.total_score} ≥ {model.mql_threshold}"
+        return None
+    if stage not in QUALIFIABLE:
+        return None
+    if candidate.fast_lane:
+        return f"fast lane: {candidate.fast_lane[0]}"
+    # A batch that lowers the score (an unsubscribe) never qualifies.
+    if passes and lead.total_score >= candidate.before:
         return f"score {lead.total_score} ≥ {model.mql_threshold}"
     return None
+
+
+def _recycled_since(lead_ids: list[int]) -> dict[int, datetime]:
+    """When each of ``lead_ids`` last entered a ``RECYCLED`` stage (its stage history)."""
+    from django.db.models import Max
+
+    from leads.models import StageChange
+
+    return dict(
+        StageChange.objects.filter(lead_id__in=lead_ids, to_stage__in=RECYCLED)
+        .values("lead_id")
+        .annotate(at=Max("changed_at"))
+        .values_list("lead_id", "at")
+        .order_by()
+    )
 
 
 class _Event(NamedTuple):
@@ -398,7 +443,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     cap_counts = _cap_counts(model, capped, events, rule_of) if capped else {}
     hl = model.decay_half_life_days
     at = connection.ops.adapt_datetimefield_value(now)
-    points_by_event, lead_rows, changes, qualify = [], [], [], {}
+    points_by_event, lead_rows, changes, candidates = [], [], [], {}
     for lead_id, lead_events in by_lead.items():
         lead = leads[lead_id]
         previous = lead.engagement_scored_at or now
@@ -416,8 +461,8 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
             points_by_event.append((event.pk, points))
             engagement += decay(points, (now - event.occurred_at).total_seconds() / 86400, hl)
             earned += points
-            if event.event_type in model.fast_lane_event_types and fast_lane is None:
-                fast_lane = event.event_type
+            if event.event_type in model.fast_lane_event_types:
+                fast_lane = (event.event_type, event.occurred_at)  # events are in time order: the latest
         before = lead.total_score
         lead.engagement_score, lead.total_score = engagement, _total(lead.fit_score, engagement)
         lead_rows.append((lead_id, engagement, lead.total_score))
@@ -435,12 +480,17 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
                     model.pk,
                 )
             )
-        rule = _qualifying_rule(lead, model, fast_lane)
-        if rule:
-            qualify[lead_id] = rule
-    if qualify:  # those still in a stage that qualifies (not an MQL already, nor beyond)
-        stages = dict(Lead.objects.filter(pk__in=list(qualify)).values_list("pk", "lifecycle_stage"))
-        qualify = {pk: rule for pk, rule in qualify.items() if stages.get(pk) in QUALIFIABLE}
+        if fast_lane or (lead.total_score >= model.mql_threshold and lead.fit_score >= model.mql_min_fit):
+            candidates[lead_id] = _Candidate(before, fast_lane)
+    qualify = {}
+    if candidates:  # their stages read only now: few leads of a batch get here
+        stages = dict(Lead.objects.filter(pk__in=list(candidates)).values_list("pk", "lifecycle_stage"))
+        recycled = [pk for pk, stage in stages.items() if stage in RECYCLED]
+        since = _recycled_since(recycled) if recycled else {}
+        for lead_id, candidate in candidates.items():
+            rule = _qualifying_rule(leads[lead_id], model, candidate, stages.get(lead_id, ""), since.get(lead_id))
+            if rule:
+                qualify[lead_id] = rule
     update_from_values(
         table=LeadScore._meta.db_table,
         columns=("lead_id", "engagement", "total"),

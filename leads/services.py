@@ -9,6 +9,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet, Value
 from django.utils import timezone
 
 from leads.models import (
@@ -25,7 +26,7 @@ from leads.models import (
 )
 from leads.scoring import lead_score_row, lead_score_save
 from personas.matching import LeadAttributes, match_persona
-from personas.models import Persona
+from personas.models import DefinitionVersion, Persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
@@ -57,6 +58,8 @@ FREE_MAIL_DOMAINS = frozenset(
 )
 # Moves that hand a lead back or drop it need a reason a person can read later.
 REASON_REQUIRED = frozenset({Lead.Stage.NURTURE, Lead.Stage.DISQUALIFIED})
+NEW_LEAD_STAGES = frozenset({Lead.Stage.SUBSCRIBER, Lead.Stage.LEAD})
+
 MAX_FIELD = 10_000
 
 
@@ -83,6 +86,62 @@ def active_scoring_model(org: Organization) -> ScoringModel | None:
     return next(iter(_active_scoring_model(org=org)), None)
 
 
+def stage_move_refusal(from_stage: str, to: str) -> str | None:
+    """Why a lead can't move from ``from_stage`` to ``to`` (None: it can). A new lead (no stage yet)
+    starts as a subscriber or a lead. The allowed moves are ``Lead.TRANSITIONS``."""
+    if to not in Lead.Stage.values:
+        return f"Unknown lifecycle stage “{to}”."
+    if not from_stage:
+        return None if to in NEW_LEAD_STAGES else "A new lead starts as a subscriber or a lead."
+    if from_stage == to:
+        return f"The lead is already {Lead.Stage(to).label}."
+    if to not in Lead.TRANSITIONS[from_stage]:
+        allowed = ", ".join(sorted(Lead.Stage(s).label for s in Lead.TRANSITIONS[from_stage]))
+        return (
+            f"A lead can't move from {Lead.Stage(from_stage).label} to {Lead.Stage(to).label}; "
+            f"from here it can go to {allowed}."
+        )
+    return None
+
+
+def stage_change_row(
+    *,
+    org_id: int,
+    lead_id: int | None,
+    from_stage: str,
+    to: str,
+    at: datetime,
+    actor: Membership | None = None,
+    rule: str = "",
+    reason: str = "",
+    total_score: int | None,
+    definitions: DefinitionVersion | None,
+    model: ScoringModel | None,
+) -> StageChange:
+    """The history row of one move, checked: every path that sets a lifecycle stage builds its
+    row here (``lead_transition``, a new lead, the rescore's bulk qualification), so the allowed
+    moves and what a move records are in one place. Raises ``ValueError`` on a move that is not
+    allowed (callers check first, with ``stage_move_refusal``, to say why)."""
+    refusal = stage_move_refusal(from_stage, to)
+    if refusal:
+        raise ValueError(refusal)
+    if actor is None and not rule:
+        raise ValueError("A stage change is made by a person (actor) or a named rule.")
+    return StageChange(
+        organization_id=org_id,
+        lead_id=lead_id,
+        from_stage=from_stage,
+        to_stage=to,
+        changed_at=at,
+        actor=actor,
+        rule=rule,
+        reason=reason,
+        total_score=total_score,
+        definitions_version=definitions,
+        scoring_model=model,
+    )
+
+
 @transaction.atomic
 def lead_transition(
     *,
@@ -104,14 +163,9 @@ def lead_transition(
     lead = Lead.objects.select_for_update(of=("self",)).select_related("score").get(pk=lead.pk)
     if to not in Lead.Stage.values:
         raise InvalidInput(f"Unknown lifecycle stage “{to}”.", field="lifecycle_stage")
-    if lead.lifecycle_stage == to:
-        raise Conflict(f"The lead is already {Lead.Stage(to).label}.")
-    if to not in Lead.TRANSITIONS[lead.lifecycle_stage]:
-        allowed = ", ".join(sorted(Lead.Stage(s).label for s in Lead.TRANSITIONS[lead.lifecycle_stage]))
-        raise Conflict(
-            f"A lead can't move from {lead.get_lifecycle_stage_display()} to {Lead.Stage(to).label}; "
-            f"from here it can go to {allowed}."
-        )
+    refusal = stage_move_refusal(lead.lifecycle_stage, to)
+    if refusal:
+        raise Conflict(refusal)
     if lead.lifecycle_stage == Lead.Stage.MQL and lead.handoffs.filter(status__in=Handoff.OPEN).exists():
         # A lead with sales leaves MQL through its handoff (accept, return), never around it.
         raise Conflict("The lead is with sales: accept or return its open handoff instead.")
@@ -120,19 +174,19 @@ def lead_transition(
     if actor is None and not rule:
         raise ValueError("A stage change is made by a person (actor) or a named rule.")
     definitions, model = definitions_in_force(org=lead.organization, at=now), active_scoring_model(lead.organization)
-    StageChange.objects.create(
-        organization_id=lead.organization_id,
-        lead=lead,
+    stage_change_row(
+        org_id=lead.organization_id,
+        lead_id=lead.pk,
         from_stage=lead.lifecycle_stage,
-        to_stage=to,
-        changed_at=now,
+        to=to,
+        at=now,
         actor=actor,
         rule=rule,
         reason=reason.strip(),
         total_score=lead.total_score,
-        definitions_version=definitions,
-        scoring_model=model,
-    )
+        definitions=definitions,
+        model=model,
+    ).save()
     lead.lifecycle_stage, lead.updated_at = to, now
     lead.save(update_fields=["lifecycle_stage", "updated_at"])
     if to == Lead.Stage.MQL:
@@ -295,7 +349,7 @@ def lead_create(
     if not data.email:
         raise InvalidInput("A lead needs an email address.", field="email")
     _validate(org, data)
-    if stage not in (Lead.Stage.SUBSCRIBER, Lead.Stage.LEAD):
+    if stage not in NEW_LEAD_STAGES:
         raise InvalidInput("A new lead starts as a subscriber or a lead.", field="lifecycle_stage")
     email = data.email.strip().lower()
     try:
@@ -327,18 +381,20 @@ def _lead_insert(
     lead.company = _company_for(org, data, email)
     model = active_scoring_model(org)  # once: fit scoring and the stage change both name it
     _rematch(lead, model)
-    change = StageChange(
-        organization=org,
+    change = stage_change_row(
+        org_id=org.pk,
+        lead_id=None,  # the chain's INSERT gives it the new lead's id
         from_stage="",
-        to_stage=stage,
-        changed_at=now,
+        to=stage,
+        at=now,
         actor=actor,
         rule=rule or ("" if actor else "created"),
         reason="New lead",
         total_score=lead.total_score,
-        definitions_version=definitions_in_force(org=org, at=now),
-        scoring_model=model,
+        definitions=definitions_in_force(org=org, at=now),
+        model=model,
     )
+    change.organization = org
     # The lead, its score row and its first stage change: one statement on PostgreSQL.
     _insert_lead(lead, lead_score_row(lead), change)
     lead_score_save(lead, created=True)
@@ -392,34 +448,22 @@ def leads_bulk_transition(
 
 
 def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime | None = None) -> int:
-    """Make MQLs, in bulk, of the leads that pass ``model`` (threshold or a fast-lane event).
+    """Make MQLs, in bulk, of the leads that pass ``model`` after a full rescore.
 
-    The set-based counterpart of lead_transition(…, to=MQL) for a full rescore: only the
-    stages from which MQL is an allowed move, history recorded the same way, and each new
-    MQL handed to sales (routed in memory per batch of 5,000: a few queries, not a few per lead).
+    The set-based counterpart of lead_transition(…, to=MQL): the same candidates as
+    ``qualifying_leads`` (which the model editor's preview counts), each move's history row built
+    by ``stage_change_row`` as lead_transition builds it, and each new MQL handed to sales
+    (routed in memory per batch of 5,000: a few queries, not a few per lead).
     """
-    from django.db.models import Q
-
-    from leads.scoring import QUALIFIABLE
-
-    assert all(Lead.Stage.MQL in Lead.TRANSITIONS[s] for s in QUALIFIABLE)
     now = now or timezone.now()
-    passes = Q(score__total__gte=model.mql_threshold, score__fit__gte=model.mql_min_fit)
-    if model.fast_lane_event_types:
-        passes |= Q(events__event_type__in=model.fast_lane_event_types)
-    candidates = (
-        Lead.objects.for_org(org)
-        .filter(lifecycle_stage__in=QUALIFIABLE)
-        .filter(passes)
-        .values_list("pk", "lifecycle_stage", "score__total")
-        .distinct()
-    )
+    candidates = qualifying_leads(org=org, model=model).values_list("pk", "lifecycle_stage", "score__total")
     definitions = definitions_in_force(org=org, at=now)
     qualified = 0
     batch: list[tuple[int, str, int]] = []
 
     def flush() -> int:
         from leads.handoffs import handoffs_create_bulk
+        from leads.scoring import QUALIFIABLE
 
         with transaction.atomic():
             # Locked and re-read: only the leads that really move get history and a handoff.
@@ -430,17 +474,17 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
             )
             moved = Lead.objects.filter(pk__in=ids).update(lifecycle_stage=Lead.Stage.MQL, updated_at=now)
             StageChange.objects.bulk_create(
-                StageChange(
-                    organization=org,
+                stage_change_row(
+                    org_id=org.pk,
                     lead_id=pk,
                     from_stage=stage,
-                    to_stage=Lead.Stage.MQL,
-                    changed_at=now,
+                    to=Lead.Stage.MQL,
+                    at=now,
                     rule=f"scoring v{model.version}: rescore",
                     reason="Qualified when the scoring model changed",
                     total_score=total,
-                    definitions_version=definitions,
-                    scoring_model=model,
+                    definitions=definitions,
+                    model=model,
                 )
                 for pk, stage, total in batch
                 if pk in ids
@@ -456,3 +500,34 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
     if batch:
         qualified += flush()
     return qualified
+
+
+def qualifying_leads(*, org: Organization, model: ScoringModel) -> QuerySet[Lead]:
+    """The leads a full rescore under ``model`` makes MQLs, by their stored scores.
+
+    A subscriber or lead qualifies when its total reaches the threshold (with the minimum fit),
+    or it has a fast-lane event. A lead in nurture was returned or recycled by a person: the
+    model changing does not send it back to sales; only a fast-lane event that occurred after it
+    entered nurture does (as in ``leads.scoring``).
+    """
+    from django.db.models import Exists, OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
+
+    from leads.models import ActivityEvent
+    from leads.scoring import QUALIFIABLE, RECYCLED, RECYCLED_SINCE_UNKNOWN
+
+    assert all(Lead.Stage.MQL in Lead.TRANSITIONS[s] for s in QUALIFIABLE)
+    fresh = Q(lifecycle_stage__in=QUALIFIABLE - RECYCLED)
+    passes = fresh & Q(score__total__gte=model.mql_threshold, score__fit__gte=model.mql_min_fit)
+    if model.fast_lane_event_types:
+        fast_lane = ActivityEvent.objects.filter(lead=OuterRef("pk"), event_type__in=model.fast_lane_event_types)
+        since = Subquery(
+            StageChange.objects.filter(lead=OuterRef(OuterRef("pk")), to_stage__in=RECYCLED)
+            .order_by("-changed_at")
+            .values("changed_at")[:1]
+        )
+        passes |= fresh & Exists(fast_lane)
+        passes |= Q(lifecycle_stage__in=RECYCLED) & Exists(
+            fast_lane.filter(occurred_at__gt=Coalesce(since, Value(RECYCLED_SINCE_UNKNOWN)))
+        )
+    return Lead.objects.for_org(org).filter(passes)

@@ -331,3 +331,61 @@ def test_any_text_in_ids_and_properties_is_stored_as_sent(post, org, model):
     stored = ActivityEvent.objects.get()
     assert (stored.client_event_id, stored.anonymous_id, stored.properties) == (f"id {awkward}", awkward, properties)
     assert post([event(1, id=f"id {awkward}")]).json()["duplicates"] == 1
+
+
+@pytest.fixture
+def returned(post, org, model, sales, rep):
+    """ann@buyer.test made an MQL by score (60), then returned by the rep: "not ready"."""
+    from leads.handoffs import handoff_return
+    from leads.models import Handoff
+
+    post([event(i, properties={"url": "/pricing"}) for i in range(2)])
+    handoff_return(handoff=Handoff.objects.get(), actor=rep, reason="not_ready_nurture")
+    lead = Lead.objects.get()
+    assert (lead.lifecycle_stage, lead.total_score) == ("nurture", 60)
+    return lead
+
+
+def test_a_returned_lead_is_not_sent_back_by_its_old_score(post, returned):
+    post([event(10)])  # 5 points: still over the threshold, but nothing it did says "ready"
+    returned.refresh_from_db()
+    assert (returned.lifecycle_stage, returned.total_score) == ("nurture", 65)
+    assert returned.handoffs.count() == 1
+
+
+def test_a_returned_lead_qualifies_again_on_a_fast_lane_event_after_its_return(post, returned):
+    before_return = (returned.stage_changes.get(to_stage="nurture").changed_at - timedelta(hours=1)).isoformat()
+    post([event(10, type="demo_request", occurred_at=before_return)])  # late news of an old request
+    returned.refresh_from_db()
+    assert returned.lifecycle_stage == "nurture"
+
+    post([event(11, type="demo_request")])
+    returned.refresh_from_db()
+    assert returned.lifecycle_stage == "mql"
+    assert returned.stage_changes.order_by("changed_at", "pk").last().rule == "scoring v1: fast lane: demo_request"
+    assert returned.handoffs.filter(status="pending").count() == 1
+
+
+def test_a_returned_lead_qualifies_again_when_new_activity_takes_it_across_the_threshold(post, org, model, sales, rep):
+    from leads.services import lead_transition
+
+    lead = LeadFactory(organization=org, email="ann@buyer.test")
+    lead_transition(lead=lead, to="nurture", actor=rep, reason="Call in Q3")
+    post([event(1)])  # 5 points: under 50
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == "nurture"
+    post([event(2, properties={"url": "/pricing"}), event(3, properties={"url": "/pricing"})])
+    lead.refresh_from_db()
+    assert (lead.lifecycle_stage, lead.total_score) == ("mql", lead.fit_score + 65)
+
+
+def test_a_batch_that_lowers_a_score_never_qualifies(post, org, model):
+    lead = LeadFactory(organization=org, email="ann@buyer.test")
+    lead.score.engagement, lead.score.total, lead.score.engagement_scored_at = 80, lead.fit_score + 80, timezone.now()
+    lead.score.save()
+    post([event(1, type="unsubscribe")])
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == "lead" and lead.total_score == lead.fit_score + 60
+    post([event(2)])
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == "mql"

@@ -270,3 +270,41 @@ def test_incremental_scoring_and_a_rescore_under_the_same_model_agree(org, peopl
         assert rescored[email][0] == fit and rescored[email][2] == total
         assert rescored[email][1] == pytest.approx(engagement, rel=1e-6)
     assert ScoreChange.objects.count() == changes and result["qualified"] == 0
+
+
+def test_a_rescore_leaves_returned_leads_in_nurture_unless_they_acted_since(org, people, rep):
+    """Sales returned them to marketing for a reason: a model change does not send them back,
+    only a fast-lane event after their return does. The preview counts what the rescore does."""
+    from leads.services import lead_transition
+
+    now = timezone.now()
+    a, _, c = people  # a: 84 points under the model; c: a demo request a day ago
+    returned = [
+        lead_transition(lead=lead, to="nurture", actor=rep, reason="Not ready", now=now - timedelta(hours=12))
+        for lead in (a, c)
+    ]
+    again = lead_create(org=org, rule="t", data=LeadInput(email="d@acme.test", title="Head of IT"))
+    lead_transition(lead=again, to="nurture", actor=rep, reason="Call in Q3", now=now - timedelta(days=3))
+    ActivityEvent.objects.create(
+        organization=org,
+        lead=again,
+        client_event_id="after-return",
+        event_type="demo_request",
+        occurred_at=now - timedelta(hours=1),
+    )
+    model = make_model(org, status="active")
+    preview = rescore_preview(model=model, now=now)
+
+    result = rescore_organization(model=model, now=now)
+
+    stages = dict(Lead.objects.values_list("email", "lifecycle_stage"))
+    assert stages == {
+        "a@acme.test": "nurture",
+        "b@competitor.test": "lead",
+        "c@gmail.com": "nurture",
+        "d@acme.test": "mql",
+    }
+    assert result["qualified"] == preview["newly_qualified"] == 1
+    assert [r.lifecycle_stage for r in returned] == ["nurture", "nurture"]
+    change = StageChange.objects.get(lead=again, to_stage="mql")
+    assert (change.from_stage, change.rule, change.scoring_model) == ("nurture", "scoring v1: rescore", model)
