@@ -267,6 +267,26 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> t
     return in_chunk, updated
 
 
+def rescore_lead(*, lead: Lead, now: datetime | None = None) -> None:
+    """Recompute one lead's fit and engagement from all its events under its organisation's active
+    model, and qualify it as a full rescore would (``qualifying_leads``, through lead_transition).
+
+    Incremental scoring only adds a batch's new events to the stored engagement: when events move
+    onto a lead from elsewhere (a merge, or its undo) they were scored for the other lead, and
+    this is what counts them for this one. The rescore's SQL, restricted to the lead's id.
+    """
+    from leads.services import active_scoring_model, lead_transition, qualifying_leads
+
+    now = now or timezone.now()
+    model = active_scoring_model(lead.organization)
+    if model is None:
+        return
+    model.organization = lead.organization
+    _rescore_chunk(model, lead.pk, lead.pk + 1, now)
+    if qualifying_leads(org=lead.organization, model=model).filter(pk=lead.pk).exists():
+        lead_transition(lead=lead, to=Lead.Stage.MQL, rule=f"scoring v{model.version}: rescore", now=now)
+
+
 def _workers(chunks: int) -> int:
     """Chunks rescored at once: on PostgreSQL a chunk is CPU-bound in its own server process, so
     two connections use two cores. Not inside a transaction (its rows would be invisible to the

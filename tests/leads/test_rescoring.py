@@ -308,3 +308,24 @@ def test_a_rescore_leaves_returned_leads_in_nurture_unless_they_acted_since(org,
     assert [r.lifecycle_stage for r in returned] == ["nurture", "nurture"]
     change = StageChange.objects.get(lead=again, to_stage="mql")
     assert (change.from_stage, change.rule, change.scoring_model) == ("nurture", "scoring v1: rescore", model)
+
+
+def test_one_lead_rescored_counts_the_events_moved_onto_it_and_qualifies_it(org, people):
+    from leads.rescoring import rescore_lead
+
+    model = make_model(org, status="active", mql_threshold=90)
+    now = timezone.now()
+    rescore_organization(model=model, now=now)
+    a, b, _ = people
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.total_score, a.lifecycle_stage) == (49 + round(30 + 5 * 0.5**0.5), "lead")  # 83
+    ActivityEvent.objects.filter(lead=b).update(lead=a)  # as a merge moves them
+
+    rescore_lead(lead=a, now=now)
+
+    a.refresh_from_db()
+    assert a.engagement_score == pytest.approx(30 + 5 * 0.5**0.5 + 30 * 0.25, rel=1e-4)
+    assert (a.total_score, a.lifecycle_stage) == (90, "mql")
+    assert StageChange.objects.get(lead=a, to_stage="mql").rule == "scoring v1: rescore"
+    assert Lead.objects.get(pk=b.pk).total_score == b.total_score  # the others untouched
