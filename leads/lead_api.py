@@ -64,6 +64,9 @@ class LeadRowSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
     owner = LeadOwnerSerializer(read_only=True, allow_null=True)
     persona = PersonaRefSerializer(read_only=True, allow_null=True)
     first_campaign = CampaignRefSerializer(read_only=True, allow_null=True, help_text="First touch.")
+    partner = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="The partner that brought the lead in or works it (id), if any."
+    )
     # The score, from the lead's score row (0 when it has none).
     fit_score = serializers.IntegerField(read_only=True)
     engagement_score = RoundedIntegerField(read_only=True, help_text="Decayed engagement, rounded.")
@@ -86,6 +89,7 @@ class LeadRowSerializer(FieldsBuiltOnceMixin, serializers.ModelSerializer):
             "persona",
             "owner",
             "first_campaign",
+            "partner",
             "fit_score",
             "engagement_score",
             "total_score",

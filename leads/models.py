@@ -127,6 +127,27 @@ class Company(models.Model):
         return self.name
 
 
+class Partner(models.Model):
+    """A reseller or referral partner of the organisation, whose leads it brings in and works.
+
+    The partner channel (deal registration, partner users seeing only their partner's leads and
+    deals) builds on this; for now a lead can name its partner and routing rules can match it.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="partners")
+    name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), "organization", name="partner_name_ci_unique")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Lead(models.Model):
     """A person the organisation may sell to, at one lifecycle stage of the shared funnel."""
 
@@ -185,6 +206,11 @@ class Lead(models.Model):
     owner = models.ForeignKey(
         "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_leads"
     )
+    # The partner that brought the lead in or works it (the partner channel); most leads have none.
+    # Indexed only where set (lead_org_partner_idx), so a lead without one costs no index entry.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads", db_index=False
+    )
     lifecycle_stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
     buyer_stage = models.CharField(max_length=20, choices=BuyerStage.choices, blank=True)
     persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -220,6 +246,11 @@ class Lead(models.Model):
             models.Index(fields=["organization", "-created_at"], name="lead_org_created_idx"),
             models.Index(fields=["organization", "owner", "-created_at"], name="lead_org_owner_created_idx"),
             models.Index(fields=["organization", "phone_key"], name="lead_org_phone_key_idx"),
+            models.Index(
+                fields=["organization", "partner"],
+                condition=models.Q(partner__isnull=False),
+                name="lead_org_partner_idx",
+            ),
         ]
 
     def __str__(self) -> str:

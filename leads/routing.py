@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from leads.models import Absence, Handoff, Lead, RoutingRule, Team, TeamMember
+from leads.models import Absence, Handoff, Lead, Partner, RoutingRule, Team, TeamMember
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import InvalidInput
 
@@ -52,7 +52,7 @@ class RoutingFacts:
             company_size=company.size if company else None,
             channels=frozenset(c.channel for c in campaigns),
             campaign_ids=frozenset(c.pk for c in campaigns),
-            partner_id=getattr(lead, "partner_id", None),  # leads get a partner with the partner issue
+            partner_id=lead.partner_id,
         )
 
 
@@ -131,6 +131,8 @@ def routing_conditions_clean(conditions: dict, *, org: Organization) -> dict:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInput(f"{key} is a whole number, 1 or more.", field=key)
         clean[key] = value
+    if "partner_id" in clean and not Partner.objects.for_org(org).filter(pk=clean["partner_id"]).exists():
+        raise InvalidInput("Unknown partner.", field="partner_id")
     low, high = clean.get("company_size_min"), clean.get("company_size_max")
     if low is not None and high is not None and low > high:
         raise InvalidInput("The minimum company size is above the maximum.", field="company_size_min")

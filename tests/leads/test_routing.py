@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.models import Handoff, Lead
+from leads.models import Handoff, Lead, Partner
 from leads.routing import Router, RoutingFacts, route_lead, routing_preview
 from tests.factories import (
     AbsenceFactory,
@@ -298,6 +298,25 @@ def test_routing_conditions_are_validated_and_normalised(org, other_org):
         {"campaign_ids": ["1"]},
         {"company_size_min": 0},
         {"company_size_min": 500, "company_size_max": 50},
+        {"partner_id": Partner.objects.create(organization=other_org, name="Their reseller").pk},
     ):
         with pytest.raises(InvalidInput):
             routing_conditions_clean(bad, org=org)
+
+
+def test_a_partner_rule_takes_the_partners_leads_only(org, api, marketer):
+    reseller = Partner.objects.create(organization=org, name="Northwind Resellers")
+    partner_team = rep_in(TeamFactory(organization=org, name="Channel")).team
+    direct_team = rep_in(TeamFactory(organization=org, name="Direct")).team
+    channel = RoutingRuleFactory(
+        organization=org, team=partner_team, position=1, conditions={"partner_id": reseller.pk}
+    )
+    direct = RoutingRuleFactory(organization=org, team=direct_team, position=2)
+    partnered = LeadFactory(organization=org, partner=reseller)
+    direct_lead = LeadFactory(organization=org)
+
+    assert route_lead(lead=partnered).rule == channel
+    assert route_lead(lead=direct_lead).rule == direct
+    client = api(marketer)
+    assert client.get(f"/api/v1/leads/{partnered.pk}").json()["partner"] == reseller.pk
+    assert client.get(f"/api/v1/leads/{direct_lead.pk}").json()["partner"] is None
