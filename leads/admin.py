@@ -10,6 +10,13 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ["email", "first_name", "last_name", "company_name"]
     list_select_related = ["organization"]
     show_full_result_count = False
+    # The stage changes only through leads.services.lead_transition, which records the stage
+    # history (funnel, velocity, SLA figures) and starts handoffs: shown here, moved on the lead page.
+    readonly_fields = ["lifecycle_stage"]
+
+    def has_add_permission(self, request) -> bool:
+        # A lead is created by lead_create (its score row and first stage change go in with it).
+        return False
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -54,3 +61,11 @@ class HandoffAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["lead", "rep__user", "organization"]
     show_full_result_count = False
+
+    # Every field of a handoff is written by leads.handoffs and sla.deadlines (accept, return,
+    # reassign, breach), each with the lead's stage change and notifications: view only here.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

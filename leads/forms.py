@@ -137,6 +137,9 @@ class TransitionForm(forms.Form):
     reason = forms.CharField(required=False, max_length=1000, widget=forms.TextInput)
 
 
+MAX_ID = 2**63 - 1  # the largest BigAutoField id
+
+
 class BulkForm(forms.Form):
     ACTIONS = [("assign", "Assign owner"), ("stage", "Change stage"), ("export", "Export selection")]
     action = forms.ChoiceField(choices=ACTIONS)
@@ -147,8 +150,9 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        # Any id is accepted here; the selector scopes them to the organisation.
-        self.fields["leads"].valid_value = lambda value: str(value).isdigit()
+        # Any id is accepted here; the selector scopes them to the organisation. An id beyond a
+        # bigint is refused here: the database would fail on it (a 500), not find nothing.
+        self.fields["leads"].valid_value = lambda value: str(value).isdigit() and int(value) <= MAX_ID
 
 
 class HandoffReturnForm(forms.Form):

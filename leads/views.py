@@ -118,8 +118,15 @@ def _csv_response(leads, name: str) -> StreamingHttpResponse:
 
 @org_required(permission="leads.manage")
 def lead_export(request: HttpRequest) -> HttpResponse:
-    """The filtered list as CSV (every matching lead, not only the page on screen)."""
+    """The filtered list as CSV (every matching lead, not only the page on screen).
+
+    Filters that do not validate export nothing: ``filters()`` of an invalid form is "any", which
+    would export every lead. The list is shown again with the same filters and their errors."""
     form = LeadFilterForm(request.GET or None, org=request.org)
+    if form.is_bound and not form.is_valid():
+        errors = " ".join(e for field_errors in form.errors.values() for e in field_errors)
+        messages.error(request, f"Nothing was exported: correct the filters first. {errors}")
+        return redirect(f"{reverse('leads:lead_list')}?{request.GET.urlencode()}")
     leads = selectors.lead_list(org=request.org, filters=form.filters()).order_by("-created_at", "-pk")
     return _csv_response(leads, "leads")
 

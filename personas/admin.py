@@ -25,13 +25,26 @@ class PersonaAdmin(admin.ModelAdmin):
     inlines = [PersonaMessageInline]
 
 
-class DefinitionTermInline(admin.TabularInline):
+class ViewOnly:
+    """An admin (or inline) that shows rows a service owns and changes none of them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DefinitionTermInline(ViewOnly, admin.TabularInline):
     model = DefinitionTerm
     extra = 0
     exclude = ["organization"]
 
 
-class DefinitionSignoffInline(admin.TabularInline):
+class DefinitionSignoffInline(ViewOnly, admin.TabularInline):
     model = DefinitionSignoff
     extra = 0
     exclude = ["organization"]
@@ -40,9 +53,18 @@ class DefinitionSignoffInline(admin.TabularInline):
 
 @admin.register(DefinitionVersion)
 class DefinitionVersionAdmin(admin.ModelAdmin):
+    """Versions are proposed, signed by one manager of each side and activated by
+    personas.services; the wording and thresholds in force are what both sides signed: view only."""
+
     list_display = ["__str__", "organization", "status", "mql_threshold", "proposed_at", "activated_at"]
     list_filter = ["status"]
     inlines = [DefinitionTermInline, DefinitionSignoffInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(ContentAsset)
@@ -57,4 +79,13 @@ class ContentAssetAdmin(admin.ModelAdmin):
 class ContentRequestAdmin(admin.ModelAdmin):
     list_display = ["__str__", "status", "urgency", "organization", "created_at", "due_at"]
     list_filter = ["status", "urgency"]
-    raw_id_fields = ["requested_by", "assignee", "lead", "persona", "delivered_asset"]
+    raw_id_fields = ["requested_by", "assignee", "lead", "persona"]
+    # Every status change goes through content_request_transition(), which sets these with it.
+    readonly_fields = [
+        "status",
+        "accepted_at",
+        "closed_at",
+        "decline_reason",
+        "delivered_asset",
+        "delivered_asset_title",
+    ]

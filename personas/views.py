@@ -57,11 +57,17 @@ def persona_create(request: HttpRequest) -> HttpResponse:
 @org_required(permission="personas.view")
 def persona_detail(request: HttpRequest, persona_id: int) -> HttpResponse:
     persona = selectors.persona_detail(org=request.org, persona_id=persona_id)
+    # Every member may read a persona; its content and sales' requests (which may name a lead)
+    # only those the policy lets see them.
     context = {
         "persona": persona,
         "messaging": selectors.persona_messaging(persona),
-        "assets": selectors.content_list(org=request.org, persona=persona)[:12],
-        "requests": selectors.content_request_list(org=request.org, open_only=True).filter(persona=persona)[:10],
+        "assets": selectors.content_list(org=request.org, persona=persona)[:12]
+        if can(request.membership, "content.view")
+        else None,
+        "requests": selectors.content_request_list(org=request.org, open_only=True).filter(persona=persona)[:10]
+        if can(request.membership, "content_requests.view")
+        else None,
     }
     return render(request, "personas/persona_detail.html", context)
 

@@ -3,12 +3,14 @@ the pipeline, and the closed loop on the campaign page."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from leads.handoffs import handoff_accept, handoff_create, handoff_return
@@ -218,3 +220,28 @@ def test_a_won_deal_is_celebrated_on_both_teams_overview(login, rep, marketer, s
     for member in (rep, marketer):
         body = login(member).get("/home/").content.decode()
         assert 'data-testid="recent-wins"' in body and "4,200.00 USD" in body and campaign.name in body
+
+
+def test_a_partners_overview_shows_none_of_the_organisations_leads_deals_or_team(
+    login, org, rep, marketer, partner_user, sql, campaign
+):
+    """Partners see only their own partner's leads (none until the partner portal): the overview
+    every member lands on must not show them the organisation's leads, wins or counts."""
+    deal = opportunity_win(
+        opportunity=_deal(sql, rep, amount="4200"), actor=rep, amount=Decimal("4200"), currency="USD"
+    )
+    LeadFactory(
+        organization=org, email="zebulon@newco.test", first_name="Zebulon", last_name="Quixote", company_name="Newco"
+    )
+    staff = login(marketer).get("/home/").content.decode()
+    for shown in ("zebulon@newco.test", "Zebulon", "Newco", sql.email, "4,200.00 USD", "4 members · 2 leads"):
+        assert shown in staff
+
+    response = login(partner_user).get("/home/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-testid="partner-home"' in body and reverse("personas:persona_list") in body
+    for hidden in ("zebulon@newco.test", "Zebulon", "Newco", sql.email, "4,200.00 USD", campaign.name, deal.name):
+        assert hidden not in body
+    assert not re.search(r"\d+ (leads?|members?)\b", body)
+    assert 'data-testid="bar-chart"' not in body and "No leads yet" not in body

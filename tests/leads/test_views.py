@@ -5,6 +5,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.contrib.messages import get_messages
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
@@ -102,6 +104,49 @@ def test_export_all_matching_is_streamed_and_formula_safe(login, org, marketer):
     table = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [r["email"] for r in table] == ["evil@x.test"]
     assert table[0]["first_name"].startswith("'=")
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"stage": "mql", "score_min": "50", "score_max": "10"}, "The upper score is below the lower one."),
+        ({"created_from": "2026-03-09", "created_to": "2026-03-01"}, "The end date is before the start date."),
+        ({"moved_since": "2026-03-09", "moved_until": "2026-03-01"}, "The end date is before the start date."),
+        ({"owner": "987654321"}, "Unknown owner."),
+        ({"stage": "won"}, "Select a valid choice."),
+        ({"score_min": "lots"}, "Enter a whole number."),
+    ],
+)
+def test_export_with_invalid_filters_exports_nothing_and_shows_the_list_with_the_error(
+    login, org, marketer, params, error
+):
+    """An invalid filter form filters by nothing: exported, that was every lead of the organisation."""
+    LeadFactory(organization=org, email="hot@x.test", lifecycle_stage="mql", total_score=80)
+    LeadFactory(organization=org, email="cold@x.test", total_score=5)
+    client = login(marketer)
+    response = client.get(reverse("leads:lead_export"), params)
+    assert response.status_code == 302 and not response.streaming
+    path, query = response["Location"].split("?", 1)
+    assert path == reverse("leads:lead_list") and QueryDict(query).dict() == params  # the same filters, to correct
+    page = client.get(response["Location"]).content.decode()
+    assert "Nothing was exported: correct the filters first." in page and error in page
+
+
+def test_bulk_export_exports_the_selection_and_never_more(login, org, other_org, marketer):
+    picked = LeadFactory(organization=org, email="picked@x.test")
+    LeadFactory(organization=org, email="not-picked@x.test")
+    foreign = LeadFactory(organization=other_org, email="foreign@x.test")
+    client = login(marketer)
+    export = client.post(reverse("leads:lead_bulk"), {"action": "export", "leads": [picked.pk, foreign.pk]})
+    table = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert [r["email"] for r in table] == ["picked@x.test"]
+    # Nothing selected, or something that is not a lead id: no file (not every lead), and the reason.
+    back = f"{reverse('leads:lead_list')}?stage=mql"
+    for leads in ([], [""], ["all"], ["-1"], [str(2**64)], [str(picked.pk), "*"]):
+        response = client.post(reverse("leads:lead_bulk"), {"action": "export", "leads": leads, "next": back})
+        assert response.status_code == 302 and not response.streaming and response["Location"] == back, leads
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert any("Select a valid choice" in m for m in messages)
 
 
 def test_bulk_assign_stage_and_export(login, org, marketer, rep):

@@ -63,6 +63,35 @@ def test_reps_and_partners_read_but_do_not_edit_personas(login, org, role):
     assert client.post(reverse("personas:persona_archive", args=[persona.pk])).status_code == 403
 
 
+def test_a_partner_reads_a_persona_without_its_content_or_sales_requests(login, org, rep, marketer, partner_user):
+    """Partners may read personas, but content and sales' requests (which may name a lead) are staff's."""
+    persona = services.persona_create(
+        org=org, data=services.PersonaInput(name="Ops Oliver", title_keywords=["operations"])
+    )
+    services.asset_save(
+        org=org,
+        data=services.AssetInput(
+            title="Internal ROI workbook",
+            asset_type="ebook",
+            buyer_stage="decision",
+            url="https://content.example/roi",
+            personas=[persona],
+        ),
+    )
+    services.content_request_create(
+        requester=rep, question="Globex asks how we beat the incumbent", buyer_stage="decision", persona=persona
+    )
+    url = reverse("personas:persona_detail", args=[persona.pk])
+    staff = login(marketer).get(url).content.decode()
+    assert "Internal ROI workbook" in staff and "Globex asks how we beat the incumbent" in staff
+
+    response = login(partner_user).get(url)
+    body = response.content.decode()
+    assert response.status_code == 200 and "Ops Oliver" in body
+    assert "Internal ROI workbook" not in body and 'data-testid="persona-content"' not in body
+    assert "Globex asks" not in body and 'data-testid="persona-requests"' not in body
+
+
 def test_persona_list_queries_are_constant(login, org, marketer, django_assert_max_num_queries):
     PersonaFactory.create_batch(20, organization=org)
     client = login(marketer)
