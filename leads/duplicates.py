@@ -12,10 +12,29 @@ unique per organisation case-insensitively (``lead_email_ci_unique`` on ``UPPER(
 
 A merge keeps the older lead, moves the other's rows onto it (``MOVED_RELATIONS``), fills the
 kept lead's empty attributes from the other, records a ``LeadMerge`` with everything needed to
-undo it, and deletes the other. The lifecycle stage is never changed by a merge (stages move
-only through ``lead_transition``), and scores stay as stored: the kept lead keeps its score row,
-moved events keep the points they earned, and the next scored event or rescore recalculates the
-kept lead; the dropped lead's score is in the snapshot and comes back with it on undo.
+undo it, and deletes the other. Scores stay as stored: the kept lead keeps its score row, moved
+events keep the points they earned, and the next scored event or rescore recalculates the kept
+lead; the dropped lead's score is in the snapshot and comes back with it on undo.
+
+The lifecycle stage (``_stage_after_merge``): a handoff must stay acceptable, and accepting
+moves its lead from MQL to SQL, so
+
+* when the dropped lead has the open handoff, the handoff moves to the kept lead, which then
+  becomes MQL through ``lead_transition`` (rule ``merge:<dropped id>``; it opens no second
+  handoff, since the moved one is open). A kept lead that can't become MQL (disqualified, or
+  already SQL or further) refuses the merge: accept or return the handoff first;
+* when the kept lead has the open handoff and the dropped one is already SQL or further, the
+  merge is refused too (the person would be handed to sales twice);
+* otherwise, a dropped lead further along the funnel gives the kept lead its stage when that
+  is one allowed move away and not MQL (a new MQL would open a new handoff): subscriber to
+  lead, MQL to SQL, SQL to opportunity, opportunity to customer. Other gaps (lead and SQL)
+  leave the stage as it is.
+
+The move is recorded in ``LeadMerge.filled["lifecycle_stage"]`` (before, after and the stage
+change's id) and the open handoff that came along in ``snapshot["open_handoff"]``. Undo puts
+the stage back and deletes that stage change (the move is part of the merge it undoes), and is
+refused once the kept lead has moved on, or that handoff has been accepted, returned or
+reassigned, since: the history after it would no longer be true of either lead.
 """
 
 from __future__ import annotations
@@ -45,7 +64,7 @@ from leads.models import (
     Visitor,
     phone_key_for,
 )
-from leads.services import FREE_MAIL_DOMAINS
+from leads.services import FREE_MAIL_DOMAINS, lead_transition
 from personas.models import ContentRequest
 from smarketing.accounts.models import Membership, Organization
 from smarketing.errors import Conflict, InvalidInput
@@ -294,7 +313,8 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     dropped lead's rows in ``MOVED_RELATIONS`` move to the kept lead, its values fill the
     kept lead's empty ``FILLED_FIELDS``, and it is deleted; the ``LeadMerge`` keeps a full
     snapshot of it, the moved ids and the filled values for ``leads_merge_undo``. The kept
-    lead's lifecycle stage and scores are not changed (see the module docstring).
+    lead's scores are not changed; its stage may be, so that an open handoff stays acceptable,
+    and a merge that can't keep it so is refused (see the module docstring).
     """
     _same_org(keep, drop, actor)
     now = now or timezone.now()
@@ -302,9 +322,12 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     if len(locked) != 2:
         raise Conflict("One of the leads no longer exists; it may have been merged already.")
     keep, drop = sorted(locked, key=lambda lead: (lead.created_at, lead.pk))
-    if Handoff.objects.filter(lead__in=locked, status__in=Handoff.OPEN).count() > 1:
+    open_handoffs = dict(Handoff.objects.filter(lead__in=locked, status__in=Handoff.OPEN).values_list("lead_id", "pk"))
+    if len(open_handoffs) > 1:
         raise Conflict("Both leads are with sales (an open handoff each): accept, return or reassign one first.")
+    to_stage = _stage_after_merge(keep, drop, handoff_on=next(iter(open_handoffs), None))
     snapshot = {f.attname: _snapshot_value(f.value_from_object(drop)) for f in _SNAPSHOT_FIELDS}
+    snapshot["open_handoff"] = open_handoffs.get(drop.pk)
     score = drop.current_score
     snapshot["score"] = {name: _snapshot_value(getattr(score, name)) for name in _SCORE_FIELDS}
     snapshot["score_explanation"] = drop.score_explanation
@@ -323,6 +346,21 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
             filled[attname] = {"before": before, "after": after}
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*filled, "phone_key", "updated_at"])
+    if to_stage is not None:
+        # After the rows moved: a move to MQL then finds the dropped lead's handoff open on
+        # the kept lead and opens no second one.
+        before = keep.lifecycle_stage
+        lead_transition(
+            lead=keep,
+            to=to_stage,
+            actor=actor,
+            rule=f"merge:{drop.pk}",
+            reason=f"Merged with {drop.email} ({drop.get_lifecycle_stage_display()})",
+            now=now,
+        )
+        keep.lifecycle_stage = to_stage
+        change = StageChange.objects.filter(lead=keep).latest("pk")
+        filled["lifecycle_stage"] = {"before": before, "after": to_stage, "stage_change": change.pk}
     merge = LeadMerge.objects.create(
         organization_id=keep.organization_id,
         kept=keep,
@@ -336,6 +374,33 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     )
     drop.delete()  # nothing of the person's cascades: their rows were moved above
     return merge
+
+
+def _stage_after_merge(keep: Lead, drop: Lead, *, handoff_on: int | None) -> str | None:
+    """The stage the kept lead moves to in a merge, or None; a Conflict when no stage keeps the
+    open handoff acceptable (see the module docstring). ``handoff_on``: the lead with one."""
+    order, stage = Lead.FUNNEL_ORDER, keep.lifecycle_stage
+    if handoff_on == drop.pk:
+        if stage == Lead.Stage.MQL:
+            return None
+        if Lead.Stage.MQL in Lead.TRANSITIONS[stage]:
+            return Lead.Stage.MQL
+        raise Conflict(
+            "The newer lead is with sales (an open handoff) and the older one is "
+            f"{keep.get_lifecycle_stage_display()}, which can't become an MQL to take the handoff over: "
+            "accept or return the handoff first."
+        )
+    if handoff_on == keep.pk:
+        if order[drop.lifecycle_stage] > order[Lead.Stage.MQL]:
+            raise Conflict(
+                f"The older lead is with sales (an open handoff) and the newer one is already "
+                f"{drop.get_lifecycle_stage_display()}: accept or return the handoff first."
+            )
+        return None
+    to = drop.lifecycle_stage
+    if order[to] > order[stage] and to in Lead.TRANSITIONS[stage] and to != Lead.Stage.MQL:
+        return to
+    return None
 
 
 def _snapshot_value(value: object) -> object:
@@ -356,8 +421,9 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     """Undo a merge: the dropped lead again, with its id, its rows, and the kept lead as it was.
 
     Only the recorded rows move back (those still on the kept lead), and a filled attribute is
-    restored only if nobody changed it since. Refused if already undone, or if the dropped
-    lead's email has become another lead's meanwhile.
+    restored only if nobody changed it since; a stage the merge moved goes back, its stage
+    change deleted. Refused if already undone, if the dropped lead's email has become another
+    lead's meanwhile, or if the handoff or stage the merge moved has moved on since.
     """
     now = now or timezone.now()
     merge = LeadMerge.objects.select_for_update().get(pk=merge.pk)
@@ -371,6 +437,7 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
         raise Conflict(f"{merge.dropped_email} is another lead's email now; the merge can't be undone.")
     if Lead.objects.filter(pk=merge.dropped_lead_id).exists():
         raise Conflict("The dropped lead's id is in use again; the merge can't be undone.")
+    _check_handoff_and_stage_unchanged(merge, keep)
     dropped = Lead(**{f.attname: _restored_value(f, merge.snapshot.get(f.attname)) for f in _SNAPSHOT_FIELDS})
     dropped.save(force_insert=True)
     _restore_score(dropped, merge.snapshot)
@@ -378,7 +445,14 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
         model, fk = _RELATIONS_BY_LABEL[label]
         model._default_manager.filter(pk__in=ids, **{fk: keep}).update(**{fk: dropped})
     restored = []
+    stage = merge.filled.get("lifecycle_stage")
+    if stage:  # checked above: the kept lead is still where the merge moved it
+        StageChange.objects.filter(pk=stage["stage_change"]).delete()
+        keep.lifecycle_stage = stage["before"]
+        restored.append("lifecycle_stage")
     for attname, change in merge.filled.items():
+        if attname == "lifecycle_stage":
+            continue
         if getattr(keep, attname) == change["after"]:
             setattr(keep, attname, change["before"])
             restored.append(attname)
@@ -387,6 +461,27 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     merge.undone_at, merge.undone_by = now, actor
     merge.save(update_fields=["undone_at", "undone_by"])
     return dropped
+
+
+def _check_handoff_and_stage_unchanged(merge: LeadMerge, keep: Lead) -> None:
+    """Refuse the undo once the handoff or stage the merge moved has moved on since."""
+    handoff_id = merge.snapshot.get("open_handoff")
+    if handoff_id is not None:
+        handoff = Handoff.objects.filter(pk=handoff_id).first()
+        if handoff is None or handoff.lead_id != keep.pk or handoff.status not in Handoff.OPEN:
+            status = handoff.get_status_display().lower() if handoff else "deleted"
+            raise Conflict(
+                f"The handoff that came with {merge.dropped_email} has been {status} since the merge; "
+                "the merge can't be undone."
+            )
+    stage = merge.filled.get("lifecycle_stage")
+    if stage and (
+        keep.lifecycle_stage != stage["after"] or keep.stage_changes.filter(pk__gt=stage["stage_change"]).exists()
+    ):
+        raise Conflict(
+            f"The lead has moved on since the merge made it {Lead.Stage(stage['after']).label} "
+            f"(it is {keep.get_lifecycle_stage_display()} now); the merge can't be undone."
+        )
 
 
 def _restore_score(lead: Lead, snapshot: dict) -> None:

@@ -20,6 +20,14 @@ What ``import_run`` promises:
   imported; each problem is a line of the errors CSV (the line number as in the file, the
   header being line 1). Formula-looking cells are stored as text: only an export can run
   them, and ``leads.exports.safe_cell`` neutralises them there (and in the errors CSV).
+- **Cells as exports write them** (``NORMALISERS``, before the checks). A country given by
+  its name, a common alias or a native name ("United Kingdom", "UK", "USA", "Deutschland")
+  or its ISO 3166-1 code, alpha-2 or alpha-3, becomes its alpha-2 code (pycountry's ISO data
+  plus ``COUNTRY_ALIASES``: one dictionary, built once per process, one or two lookups a
+  cell); an employee band ("51-200", "10,001+") becomes its lower bound. An unknown country
+  is a problem of its row like any other (the import has no notion of a warning, and a lead
+  imported without its country would go unnoticed): the error names the value and says what
+  is accepted, so the row can be fixed and imported again.
 - **Dedupe by email**, case-insensitively. A lead that exists already is skipped, or with
   mode "update" given the row's non-empty values (empty cells never erase anything). A row
   whose email an earlier row of the file already created is not imported: it is reported as
@@ -41,6 +49,7 @@ from __future__ import annotations
 import bisect
 import codecs
 import csv
+import functools
 import io
 import itertools
 import json
@@ -49,6 +58,7 @@ import queue
 import re
 import tempfile
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager, suppress
@@ -129,7 +139,7 @@ ATTRIBUTES = [
     ("company_domain", "Company domain / website"),
     ("industry", "Industry"),
     ("company_size", "Company size (employees)"),
-    ("country", "Country (two-letter code)"),
+    ("country", "Country (name or ISO code)"),
     ("buyer_stage", "Buyer stage"),
 ]
 ATTRIBUTE_LABELS = dict(ATTRIBUTES)
@@ -374,21 +384,116 @@ def _domain(value: str) -> str:
     return value.split("/", 1)[0].split("?", 1)[0].split(":", 1)[0].removeprefix("www.")
 
 
+_SIZE_BAND = re.compile(r"(\d+)(?:[-\u2013\u2014](\d+)|\+)")
+
+
 def _size(value: str) -> int | None:
-    """An employee count ("1,200", "1200.0"); None when it is not a whole number."""
+    """An employee count ("1,200", "1200.0"), or a band's lower bound ("51-200", "10,001+"),
+    as LinkedIn and ZoomInfo exports give it; None when it is neither."""
     text = value.replace(",", "").replace("_", "").replace(" ", "").replace("\u00a0", "")
     try:
         number = float(text)
     except ValueError:
-        return None
+        band = _SIZE_BAND.fullmatch(text)
+        if band is None or (band[2] is not None and int(band[2]) < int(band[1])):
+            return None
+        number = float(band[1])
     return int(number) if number.is_integer() and abs(number) < 2**31 else None
 
 
+# Names and codes pycountry lacks, as exports and people write them (compared as _country_key).
+COUNTRY_ALIASES = {
+    "UK": "GB",
+    "Great Britain": "GB",
+    "Britain": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Northern Ireland": "GB",
+    "USA": "US",
+    "United States of America": "US",
+    "America": "US",
+    "Russia": "RU",
+    "Czech Republic": "CZ",
+    "Holland": "NL",
+    "UAE": "AE",
+    "Ivory Coast": "CI",
+    "Macedonia": "MK",
+    "Vatican": "VA",
+    "Palestine": "PS",
+    "Kosovo": "XK",  # not in ISO 3166-1, but the code everyone uses
+    "XK": "XK",
+    # Native names seen in exports from local teams.
+    "Deutschland": "DE",
+    "España": "ES",
+    "Italia": "IT",
+    "Nederland": "NL",
+    "Österreich": "AT",
+    "Schweiz": "CH",
+    "Suisse": "CH",
+    "Svizzera": "CH",
+    "Belgique": "BE",
+    "België": "BE",
+    "Brasil": "BR",
+    "México": "MX",
+    "Polska": "PL",
+    "Sverige": "SE",
+    "Norge": "NO",
+    "Danmark": "DK",
+    "Suomi": "FI",
+    "Éire": "IE",
+    "Türkiye": "TR",
+    "Turkey": "TR",
+}
+
+
+def _country_key(text: str) -> str:
+    """Letters only, without accents, case-folded: "U.S.A." → "usa", "Côte d'Ivoire" → "cotedivoire"."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in text if c.isalnum() and not unicodedata.combining(c))
+
+
+@functools.cache
+def country_codes() -> dict[str, str]:
+    """ISO 3166-1 alpha-2 code by country name, common and official name, alpha-2 and alpha-3
+    code (pycountry's ISO data) and ``COUNTRY_ALIASES``: each case-folded and as _country_key.
+
+    Built once per process, on first use (pycountry takes ~70 ms to import): a cell is then
+    one or two dictionary lookups.
+    """
+    import pycountry
+
+    names: list[tuple[str, str]] = []
+    for country in pycountry.countries:
+        for attribute in ("alpha_2", "alpha_3", "name", "common_name", "official_name"):
+            if name := getattr(country, attribute, None):
+                names.append((name, country.alpha_2))
+    names.extend(COUNTRY_ALIASES.items())
+    codes = {}
+    for name, code in names:
+        codes.setdefault(name.casefold(), code)
+        codes.setdefault(_country_key(name), code)
+    return codes
+
+
+def _country(value: str) -> str | None:
+    """A country name, alias or code as its ISO 3166-1 alpha-2 code; None when unknown."""
+    codes = country_codes()
+    return codes.get(value.casefold()) or codes.get(_country_key(value))
+
+
 NOT_A_SIZE = "Company size is a number of employees."
+# What a cell that a normaliser can't read gets as its problem (the default: NOT_A_SIZE).
+NOT_READ = {
+    "country": lambda value: (
+        f"“{value[:100]}” is not a country we know: use its name in English (e.g. United Kingdom) "
+        "or its ISO code (GB or GBR)."
+    ),
+}
 # How a cell becomes the attribute's value (None: it can't).
 NORMALISERS = {
     "email": str.lower,
-    "country": str.upper,
+    "country": _country,
     "seniority": lambda value: SENIORITY_LOOKUP.get(_compact(value), value),
     "buyer_stage": lambda value: BUYER_STAGE_LOOKUP.get(_compact(value), value),
     "company_domain": _domain,
@@ -408,7 +513,8 @@ def parse_row(cells: list[str], plan: Plan, line: int, org: Organization) -> tup
         if normalise is not None:
             normalised = normalise(value)
             if normalised is None:
-                problems.append(_problem(line, plan, attribute, value, NOT_A_SIZE))
+                message = NOT_READ[attribute](value) if attribute in NOT_READ else NOT_A_SIZE
+                problems.append(_problem(line, plan, attribute, value, message))
                 continue
             value = normalised
         values[attribute] = value

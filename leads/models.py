@@ -655,7 +655,8 @@ class LeadMerge(models.Model):
     snapshot = models.JSONField(encoder=DjangoJSONEncoder)
     # {"leads.ActivityEvent.lead": [ids…], …}
     moved = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
-    # {"phone": {"before": "", "after": "+44 …"}, …}
+    # {"phone": {"before": "", "after": "+44 …"}, …}; a stage the merge moved also names its
+    # stage change: {"lifecycle_stage": {"before": "lead", "after": "mql", "stage_change": id}}
     filled = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
     actor = models.ForeignKey("accounts.Membership", on_delete=models.SET_NULL, null=True, related_name="+")
     merged_at = models.DateTimeField(default=timezone.now)

@@ -19,6 +19,7 @@ from leads.duplicates import (
 from leads.handoffs import handoff_accept, handoff_create
 from leads.models import (
     ActivityEvent,
+    Handoff,
     Lead,
     LeadMerge,
     Opportunity,
@@ -224,6 +225,136 @@ def test_merge_keeps_the_touches_and_deals_of_the_dropped_lead_and_undo_takes_th
     leads_merge_undo(merge=merge, actor=manager)
     assert Touch.objects.get(pk=touch.pk).lead_id == newer.pk
     assert Opportunity.objects.get(pk=deal.pk).lead_id == newer.pk
+
+
+def _with_sales(org, email, marketer, *, days_ago=0) -> tuple[Lead, Handoff]:
+    """A lead sent to sales: MQL with a pending handoff (through handoff_create)."""
+    lead = make(org, email, first_name="Ada", last_name="Lovelace", days_ago=days_ago)
+    handoff = handoff_create(lead=lead, actor=marketer)
+    return Lead.objects.get(pk=lead.pk), handoff
+
+
+def test_merging_into_an_older_lead_hands_it_the_newer_ones_handoff_which_the_rep_accepts(
+    login, org, sales, marketer, rep
+):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=5)
+    newer, handoff = _with_sales(org, "a.lovelace@initech.test", marketer)
+
+    response = login(marketer).post(reverse("duplicates:merge", args=[newer.pk]), {"other": older.pk})
+    assert response.status_code == 302 and response.url == reverse("leads:lead_detail", args=[older.pk])
+
+    older.refresh_from_db()
+    assert older.lifecycle_stage == Lead.Stage.MQL
+    assert list(Handoff.objects.filter(lead=older).values_list("pk", "status")) == [(handoff.pk, "pending")]
+    move = StageChange.objects.filter(lead=older).latest("pk")
+    assert (move.from_stage, move.to_stage, move.rule, move.actor) == ("lead", "mql", f"merge:{newer.pk}", marketer)
+
+    response = login(rep).post(reverse("handoffs:accept", args=[handoff.pk]))
+
+    assert response.status_code == 302
+    older.refresh_from_db()
+    assert (older.lifecycle_stage, older.owner) == (Lead.Stage.SQL, rep)
+    assert Handoff.objects.get(pk=handoff.pk).status == Handoff.Status.ACCEPTED
+
+
+def test_undoing_that_merge_gives_the_handoff_back_and_the_older_lead_its_stage(org, sales, marketer, rep, manager):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=5)
+    older_history = list(StageChange.objects.filter(lead=older).values_list("pk", flat=True))
+    newer, handoff = _with_sales(org, "a.lovelace@initech.test", marketer)
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    restored = leads_merge_undo(merge=merge, actor=manager)
+
+    older.refresh_from_db()
+    assert older.lifecycle_stage == Lead.Stage.LEAD
+    assert list(StageChange.objects.filter(lead=older).values_list("pk", flat=True)) == older_history
+    assert Handoff.objects.get(pk=handoff.pk).lead_id == restored.pk
+    assert Lead.objects.get(pk=restored.pk).lifecycle_stage == Lead.Stage.MQL
+    handoff_accept(handoff=handoff, actor=rep)
+    assert Lead.objects.get(pk=restored.pk).lifecycle_stage == Lead.Stage.SQL
+
+
+def test_merging_a_newer_lead_into_an_older_one_with_sales_keeps_its_handoff(org, sales, marketer, rep, manager):
+    older, handoff = _with_sales(org, "ada@initech.test", marketer, days_ago=5)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace", title="CTO")
+
+    merge = leads_merge(keep=newer, drop=older, actor=manager)  # passed the wrong way round
+
+    assert merge.kept_id == older.pk and "lifecycle_stage" not in merge.filled
+    assert Lead.objects.get(pk=older.pk).lifecycle_stage == Lead.Stage.MQL
+    assert list(Handoff.objects.filter(lead=older).values_list("pk", flat=True)) == [handoff.pk]
+    leads_merge_undo(merge=merge, actor=manager)  # undone and merged again: still acceptable
+    leads_merge(keep=older, drop=Lead.objects.get(pk=newer.pk), actor=manager)
+    handoff_accept(handoff=handoff, actor=rep)
+    assert Lead.objects.get(pk=older.pk).lifecycle_stage == Lead.Stage.SQL
+
+
+def test_merge_is_refused_when_the_older_lead_cant_take_over_the_newer_ones_handoff(org, sales, marketer, manager):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=5)
+    lead_transition(lead=older, to=Lead.Stage.DISQUALIFIED, actor=manager, reason="Student")
+    newer, handoff = _with_sales(org, "a.lovelace@initech.test", marketer)
+
+    with pytest.raises(Conflict, match="older one is Disqualified, which can't become an MQL"):
+        leads_merge(keep=older, drop=newer, actor=manager)
+
+    assert Lead.objects.filter(pk__in=[older.pk, newer.pk]).count() == 2
+    assert Handoff.objects.get(pk=handoff.pk).lead_id == newer.pk
+    assert Lead.objects.get(pk=older.pk).lifecycle_stage == Lead.Stage.DISQUALIFIED
+
+
+def test_merge_is_refused_when_the_older_lead_is_with_sales_and_the_newer_already_accepted(
+    org, sales, marketer, rep, manager
+):
+    older, _ = _with_sales(org, "ada@initech.test", marketer, days_ago=5)
+    newer, newer_handoff = _with_sales(org, "a.lovelace@initech.test", marketer)
+    handoff_accept(handoff=newer_handoff, actor=rep)
+
+    with pytest.raises(Conflict, match="newer one is already SQL: accept or return the handoff first"):
+        leads_merge(keep=older, drop=newer, actor=manager)
+    assert Lead.objects.filter(pk__in=[older.pk, newer.pk]).count() == 2
+
+
+def test_undo_is_refused_once_the_handoff_taken_over_was_accepted(org, sales, marketer, rep, manager):
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=5)
+    newer, handoff = _with_sales(org, "a.lovelace@initech.test", marketer)
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+    handoff_accept(handoff=handoff, actor=rep)
+
+    with pytest.raises(Conflict, match="has been accepted since the merge; the merge can't be undone"):
+        leads_merge_undo(merge=merge, actor=manager)
+
+    assert LeadMerge.objects.get(pk=merge.pk).undone_at is None
+    assert Lead.objects.get(pk=older.pk).lifecycle_stage == Lead.Stage.SQL
+
+
+def test_merge_gives_the_older_lead_the_newer_ones_further_stage_one_move_away(org, manager):
+    older = make(org, "ada@initech.test", days_ago=5)
+    lead_transition(lead=older, to=Lead.Stage.MQL, actor=manager)  # nobody to route to: no handoff
+    newer = make(org, "a.lovelace@initech.test")
+    lead_transition(lead=newer, to=Lead.Stage.MQL, actor=manager)
+    lead_transition(lead=newer, to=Lead.Stage.SQL, actor=manager)
+
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    assert Lead.objects.get(pk=older.pk).lifecycle_stage == Lead.Stage.SQL
+    lead_transition(lead=older, to=Lead.Stage.OPPORTUNITY, actor=manager)
+    with pytest.raises(Conflict, match="moved on since the merge made it SQL \\(it is Opportunity now\\)"):
+        leads_merge_undo(merge=merge, actor=manager)
+
+
+def test_undo_of_a_merge_that_moved_the_stage_puts_it_back(org, manager):
+    older = make(org, "ada@initech.test", days_ago=5)
+    lead_transition(lead=older, to=Lead.Stage.MQL, actor=manager)
+    newer = make(org, "a.lovelace@initech.test")
+    lead_transition(lead=newer, to=Lead.Stage.MQL, actor=manager)
+    lead_transition(lead=newer, to=Lead.Stage.SQL, actor=manager)
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    restored = leads_merge_undo(merge=merge, actor=manager)
+
+    assert Lead.objects.get(pk=older.pk).lifecycle_stage == Lead.Stage.MQL
+    assert Lead.objects.get(pk=restored.pk).lifecycle_stage == Lead.Stage.SQL
+    assert not StageChange.objects.filter(rule=f"merge:{newer.pk}").exists()
 
 
 def test_every_relation_to_a_lead_is_moved_or_listed_as_not_moved():

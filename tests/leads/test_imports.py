@@ -106,9 +106,10 @@ def test_hubspot_contacts_export_maps_and_imports(org, marketer, do_import):
         "northwind.example",
         "Northwind Traders",
         250,
-        "GB",
+        "GB",  # "United Kingdom" in the file
     )
-    assert Lead.objects.get(email="bo@contoso.example").company.size == 1200
+    bo = Lead.objects.get(email="bo@contoso.example")
+    assert (bo.company.size, bo.company.country) == (1200, "DE")  # "Deutschland"
 
 
 def test_salesforce_leads_export_maps_and_imports(org, marketer, do_import):
@@ -130,6 +131,7 @@ def test_salesforce_leads_export_maps_and_imports(org, marketer, do_import):
     assert job.result["created"] == 2 and job.result["errors"] == 0
     dev = Lead.objects.select_related("company").get(email="dev@litware.example")
     assert (dev.company.domain, dev.company.industry, dev.company.country) == ("litware.example", "Software", "IN")
+    assert Lead.objects.get(email="cleo@fabrikam.example").company.country == "US"  # "USA" in the file
 
 
 # --- Upload ------------------------------------------------------------------------------
@@ -267,7 +269,11 @@ def test_rows_with_problems_are_reported_by_line_and_the_others_imported(do_impo
     assert header == ["line", "column", "value", "error"]
     by_line = {int(line): (column, value, error) for line, column, value, error in rows}
     assert by_line[4] == ("email", "not-an-email", "“not-an-email” is not a valid email address.")
-    assert by_line[5] == ("country", "Britain", "Use a two-letter country code, e.g. GB.")
+    assert by_line[5] == (
+        "country",
+        "Narnia",
+        "“Narnia” is not a country we know: use its name in English (e.g. United Kingdom) or its ISO code (GB or GBR).",
+    )
     assert by_line[7] == ("company_size", "lots", "Company size is a number of employees.")
     column, value, error = by_line[9]
     assert column == "first_name" and error == "first_name is 10001 characters; the limit is 10000."
@@ -284,9 +290,73 @@ def test_a_field_longer_than_its_column_is_an_error(do_import):
 
 
 def test_a_row_with_several_problems_reports_each(do_import):
-    job = do_import(b"email,country,seniority\nnope,Britain,boss\n")
+    job = do_import(b"email,country,seniority\nnope,Narnia,boss\n")
     messages = [row[3] for row in errors_csv(job)[1:]]
     assert len(messages) == 3 and all(row[0] == "2" for row in errors_csv(job)[1:])
+
+
+COUNTRY_SPELLINGS = [
+    ("GB", "GB"),
+    ("gb", "GB"),
+    ("GBR", "GB"),
+    ("United Kingdom", "GB"),
+    ("UK", "GB"),
+    ("U.K.", "GB"),
+    ("England", "GB"),
+    ("Scotland", "GB"),
+    ("United States", "US"),
+    ("United States of America", "US"),
+    ("USA", "US"),
+    ("U.S.", "US"),
+    ("Deutschland", "DE"),
+    ("germany", "DE"),
+    ("Côte d'Ivoire", "CI"),
+    ("South Korea", "KR"),
+    ("Vietnam", "VN"),
+]
+
+
+def test_country_names_aliases_and_codes_import_as_iso_codes(do_import):
+    rows = [["Email", "Company", "Website", "Country"]]
+    rows += [
+        [f"p{i}@co{i}.example", f"Co {i}", f"co{i}.example", given] for i, (given, _) in enumerate(COUNTRY_SPELLINGS)
+    ]
+
+    job = do_import(csv_bytes(rows))
+
+    assert job.result["created"] == len(COUNTRY_SPELLINGS) and job.result["errors"] == 0
+    stored = dict(Company.objects.values_list("domain", "country"))
+    assert [stored[f"co{i}.example"] for i in range(len(COUNTRY_SPELLINGS))] == [c for _, c in COUNTRY_SPELLINGS]
+
+
+def test_an_unknown_country_is_an_error_that_names_it_and_says_what_is_accepted(do_import):
+    job = do_import(b"Email,Country\nann@x.example,Westeros\nbo@x.example,XX\ncy@x.example,France\n")
+
+    assert (job.result["created"], job.result["errors"]) == (1, 2)
+    assert Lead.objects.get().email == "cy@x.example"
+    errors = {row[2]: row[3] for row in errors_csv(job)[1:]}
+    assert errors["Westeros"].startswith("“Westeros” is not a country we know: use its name in English")
+    assert "ISO code (GB or GBR)" in errors["XX"]
+
+
+def test_the_preview_shows_the_iso_code_of_a_country_name(org, marketer):
+    job = import_upload(org=org, actor=marketer, upload=upload("hubspot_contacts.csv"))
+    mapping = suggest_mapping(job.params["columns"])
+    rows = imports.import_preview(job=job, mapping=mapping, mode=Mode.SKIP)
+    country = [a for a in mapping if a].index("country")
+    assert [(r.values[country], r.problems) for r in rows] == [("GB", []), ("DE", [])]
+
+
+@pytest.mark.parametrize(("given", "size"), [("51-200", 51), ("10,001+", 10_001), ("1 - 10", 1), ("201–500", 201)])
+def test_an_employee_band_imports_as_its_lower_bound(do_import, given, size):
+    job = do_import(csv_bytes([["Email", "Website", "Employees"], ["ann@x.example", "x.example", given]]))
+    assert job.result["created"] == 1
+    assert Company.objects.get(domain="x.example").size == size
+
+
+def test_an_employee_band_upside_down_is_an_error(do_import):
+    job = do_import(b"Email,Employees\nann@x.example,200-51\n")
+    assert job.result["errors"] == 1 and errors_csv(job)[1][3] == "Company size is a number of employees."
 
 
 @pytest.mark.parametrize("chunk_size", [imports.CHUNK_SIZE, 2])
