@@ -12,9 +12,11 @@ unique per organisation case-insensitively (``lead_email_ci_unique`` on ``UPPER(
 
 A merge keeps the older lead, moves the other's rows onto it (``MOVED_RELATIONS``), fills the
 kept lead's empty attributes from the other, records a ``LeadMerge`` with everything needed to
-undo it, and deletes the other. Scores stay as stored: the kept lead keeps its score row, moved
-events keep the points they earned, and the next scored event or rescore recalculates the kept
-lead; the dropped lead's score is in the snapshot and comes back with it on undo.
+undo it, and deletes the other. The kept lead is then rescored from all its events, the moved
+ones included, under the active scoring model (``leads.rescoring.rescore_lead``: incremental
+scoring only adds new events, so it would never count them), and qualifies if the person's
+activity together passes the model. Undo puts the dropped lead's score row back from the
+snapshot and rescores both leads from the events each has again.
 
 The lifecycle stage (``_stage_after_merge``): a handoff must stay acceptable, and accepting
 moves its lead from MQL to SQL, so
@@ -64,6 +66,7 @@ from leads.models import (
     Visitor,
     phone_key_for,
 )
+from leads.rescoring import rescore_lead
 from leads.services import FREE_MAIL_DOMAINS, lead_transition
 from personas.models import ContentRequest
 from smarketing.accounts.models import Membership, Organization
@@ -373,6 +376,7 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
         merged_at=now,
     )
     drop.delete()  # nothing of the person's cascades: their rows were moved above
+    rescore_lead(lead=keep, now=now)
     return merge
 
 
@@ -458,6 +462,8 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
             restored.append(attname)
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*restored, "phone_key", "updated_at"])
+    for lead in (keep, dropped):  # each with its own events again
+        rescore_lead(lead=lead, now=now)
     merge.undone_at, merge.undone_by = now, actor
     merge.save(update_fields=["undone_at", "undone_by"])
     return dropped

@@ -459,45 +459,56 @@ def test_lead_list_links_to_the_queue_for_managers_only(login, org, marketer, re
     assert b'data-testid="duplicates"' not in login(rep).get(reverse("leads:lead_list")).content
 
 
-def _scored(org, lead, *, points: int) -> Lead:
-    """The lead after one scored page view worth ``points`` (through the scoring service)."""
+def _scored(org, lead, *, points: int, threshold: int = 1000) -> Lead:
+    """The lead after one scored page view worth ``points`` (through the scoring service), under
+    an active model paying each of those page views what its URL says."""
     from leads.models import ScoringModel
     from leads.scoring import score_events
 
     model = ScoringModel.objects.for_org(org).filter(status="active").first() or ScoringModel.objects.create(
-        organization=org, version=1, status="active", mql_threshold=1000, engagement_rules=[]
+        organization=org, version=1, status="active", mql_threshold=threshold, engagement_rules=[]
     )
     rule = {"event_type": "page_view", "property": "url", "contains": f"/p{points}", "points": points}
-    model.engagement_rules = [rule]
+    model.engagement_rules = [*model.engagement_rules, rule]
     model.save()
     e = event(lead, f"s{points}", properties={"url": f"/p{points}"})
     score_events(event_ids=[e.pk])
     return Lead.objects.select_related("score").get(pk=lead.pk)
 
 
-def test_merge_keeps_the_kept_leads_score_and_undo_restores_the_dropped_ones(org, manager):
+def test_a_merge_rescores_the_kept_lead_with_the_moved_events_and_undo_rescores_both(org, manager):
     older = _scored(org, make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10), points=7)
     newer = _scored(org, make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace"), points=30)
     assert (older.total_score, newer.total_score) == (7, 30)
-    newer_explanation = newer.score_explanation
 
     merge = leads_merge(keep=older, drop=newer, actor=manager)
 
     older.refresh_from_db()
-    assert older.total_score == 7  # stays as stored until the next scored event or rescore
+    assert older.total_score == 37  # both records' page views count for the person
     assert merge.snapshot["score"]["total"] == 30
 
     restored = leads_merge_undo(merge=merge, actor=manager)
 
     restored = Lead.objects.get(pk=restored.pk)
-    assert (restored.total_score, round(restored.engagement_score), restored.engagement_scored_at) == (
-        30,
-        30,
-        newer.engagement_scored_at,
-    )
-    assert restored.score_explanation == newer_explanation
+    assert (restored.total_score, round(restored.engagement_score)) == (30, 30)
     older.refresh_from_db()
     assert older.total_score == 7
+
+
+def test_a_merge_qualifies_a_person_whose_activity_together_passes_the_model(org, manager, sales):
+    older = _scored(org, make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10), points=25)
+    newer = _scored(org, make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace"), points=30)
+    from leads.models import ScoringModel
+
+    ScoringModel.objects.filter(organization=org).update(mql_threshold=50)
+    assert (older.lifecycle_stage, newer.lifecycle_stage) == ("lead", "lead")
+
+    leads_merge(keep=older, drop=newer, actor=manager)
+
+    older.refresh_from_db()
+    assert (older.total_score, older.lifecycle_stage) == (55, "mql")
+    assert older.stage_changes.get(to_stage="mql").rule == "scoring v1: rescore"
+    assert older.handoffs.filter(status="pending").count() == 1
 
 
 def test_undo_of_a_merge_recorded_before_scores_had_their_own_table(org, manager):
