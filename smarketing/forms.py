@@ -64,9 +64,10 @@ class ListedChoiceField(forms.ModelChoiceField):
         super().__init__(*args, **kwargs)
         self.objects: list = []
 
-    def set_objects(self, queryset) -> None:
+    def set_objects(self, queryset, objects: list | None = None) -> None:
+        """Options from ``queryset``, or ``objects`` when already read (e.g. by a prepared read)."""
         self.queryset = queryset
-        self.objects = list(queryset)
+        self.objects = list(queryset) if objects is None else objects
 
     def to_python(self, value):
         if value in self.empty_values:

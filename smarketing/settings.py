@@ -108,7 +108,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Django's ModelBackend, the signed-in user read by a prepared statement. Sessions are Django's
+# database sessions, read the same way.
+AUTHENTICATION_BACKENDS = ["smarketing.accounts.backends.ModelBackend"]
+SESSION_ENGINE = "smarketing.sessions"
 LOGIN_URL = "accounts:login"
 # "/" sends each member to where they start: a sales rep to their queue, everyone else to the overview.
 LOGIN_REDIRECT_URL = "index"

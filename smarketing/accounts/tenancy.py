@@ -11,7 +11,7 @@ result: ``for_org(None)`` raises.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
@@ -53,6 +53,20 @@ def active_memberships(user) -> models.QuerySet[Membership]:
     )
 
 
+@cache
+def _active_memberships_read():
+    """``active_memberships`` built once per process and prepared once per connection (every
+    signed-in page reads it: ≈ 0.13 ms of Python against ≈ 0.75 for the ORM's join and sort)."""
+    from smarketing.accounts.models import User
+    from smarketing.prepared import PreparedRead
+
+    return PreparedRead(active_memberships, user=User)
+
+
+def _memberships_of(user) -> list[Membership]:
+    return _active_memberships_read()(user=user)
+
+
 def resolve_membership(request: HttpRequest) -> Membership | None:
     """The membership the signed-in user is acting as: the session's choice, else the first.
 
@@ -63,7 +77,7 @@ def resolve_membership(request: HttpRequest) -> Membership | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    memberships = list(active_memberships(user))
+    memberships = _memberships_of(user)
     request.memberships = memberships
     chosen = request.session.get(SESSION_KEY)
     membership = next((m for m in memberships if m.organization_id == chosen), None) if chosen is not None else None
@@ -80,7 +94,7 @@ def request_memberships(request: HttpRequest) -> list[Membership]:
     memberships = getattr(request, "memberships", None)
     membership = getattr(request, "membership", None)
     if memberships is None or (membership is not None and membership not in memberships):
-        memberships = request.memberships = list(active_memberships(request.user))
+        memberships = request.memberships = _memberships_of(request.user)
     return memberships
 
 

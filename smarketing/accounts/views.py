@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -43,7 +44,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         membership = call_service(form, services.organization_signup, **form.cleaned_data)
         if membership is not None:
-            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, membership.user, backend=settings.AUTHENTICATION_BACKENDS[0])
             select_organization(request, membership)
             messages.success(request, f"Welcome to Smarketing! {membership.organization.name} is ready.")
             return redirect("home")
@@ -200,7 +201,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         membership = call_service(form, services.invitation_signup, token=token, **form.cleaned_data)
         if membership is not None:
-            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, membership.user, backend=settings.AUTHENTICATION_BACKENDS[0])
             return _joined(request, membership)
     return render(request, "accounts/invitation_signup.html", {"invitation": invitation, "form": form})
 
