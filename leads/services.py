@@ -218,31 +218,56 @@ def _validate(org: Organization, data: LeadInput) -> None:
             raise InvalidInput(f"Unknown {name}.", field=name)
 
 
+def _company_facts(data: LeadInput) -> dict[str, object]:
+    """What ``data`` says about the lead's company, as the Company fields it sets (empty: nothing)."""
+    facts: dict[str, object] = {}
+    if data.industry and (industry := data.industry.strip()):
+        facts["industry"] = industry
+    if data.company_size is not None:
+        facts["size"] = data.company_size
+    if data.country and (country := data.country.strip()):
+        facts["country"] = country.upper()
+    return facts
+
+
+def _company_facts_save(company: Company, facts: dict[str, object]) -> None:
+    changed = [attr for attr, value in facts.items() if getattr(company, attr) != value]
+    for attr in changed:
+        setattr(company, attr, facts[attr])
+    if changed:
+        company.save(update_fields=changed)
+
+
 def _company_for(org: Organization, data: LeadInput, email: str) -> Company | None:
-    """The account a lead belongs to, by the given domain or else the email's (not free-mail)."""
+    """The account a lead belongs to, by the given domain or else the email's (not free-mail);
+    without a domain, a new company of the given name (else none). It takes what ``data`` says
+    about it (industry, size, country)."""
     domain = company_domain_for(data, email)
     if not domain and not data.company_name:
         return None
-    given = {
-        attr: value.upper() if attr == "country" else value
-        for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country))
-        if value not in (None, "")
-    }
+    facts = _company_facts(data)
     company = next(iter(_company_by_domain(org=org, domain=domain)), None) if domain else None
     if company is None:
         name = (data.company_name or domain.split(".")[0].title()).strip()[:200]
         try:
             with transaction.atomic():
                 # Created with what the lead says about it: one INSERT, not an INSERT and an UPDATE.
-                return Company.objects.create(organization=org, name=name, domain=domain, **given)
+                return Company.objects.create(organization=org, name=name, domain=domain, **facts)
         except IntegrityError:  # created meanwhile by a concurrent request
             company = Company.objects.for_org(org).exclude(domain="").get(domain__iexact=domain)
-    changed = [attr for attr, value in given.items() if getattr(company, attr) != value]
-    for attr in changed:
-        setattr(company, attr, given[attr])
-    if changed:
-        company.save(update_fields=changed)
+    _company_facts_save(company, facts)
     return company
+
+
+def _names_another_company(data: LeadInput, company: Company | None) -> bool:
+    """Whether ``data`` says which company the lead works for, rather than only what its company
+    is like: a company domain (how companies are recognised), or, for a company known only by
+    its name (no domain: a free-mail lead's), another name. A blank domain says nothing: the
+    lead page sends one for a company without a domain."""
+    if data.company_domain and data.company_domain.strip():
+        return True
+    name = data.company_name.strip() if data.company_name else ""
+    return bool(name) and company is not None and not company.domain and name != company.name
 
 
 def lead_attributes(lead: Lead) -> LeadAttributes:
@@ -360,9 +385,16 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
             raise Conflict(f"{email} is already another lead.", field="email")
         lead.email = email
     _apply(lead, data)
-    company_fields = (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
-    if any(v is not None for v in company_fields):
+    # The company changes only when the input names another one; industry, size or country
+    # alone describe the lead's company as it is (never its email's: the two may differ).
+    if _names_another_company(data, lead.company):
         lead.company = _company_for(lead.organization, data, lead.email)
+    elif lead.company is not None:
+        _company_facts_save(lead.company, _company_facts(data))
+    elif any(
+        v is not None for v in (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
+    ):
+        lead.company = _company_for(lead.organization, data, lead.email)  # none yet: as lead_create finds one
     _rematch(lead, active_scoring_model(lead.organization))
     lead.updated_at = now or timezone.now()
     lead.save()

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
 from leads.scoring import lead_explain, score_events
+from leads.services import LeadInput, lead_create
 from leads.tasks import sweep_unscored_events
 from smarketing.accounts import services as account_services
 from tests.factories import LeadFactory
@@ -202,6 +203,21 @@ def test_utm_properties_attribute_events_and_leads_to_campaigns(post, org):
     lead = Lead.objects.get()
     assert (lead.first_campaign, lead.latest_campaign) == (first, second)
     assert ActivityEvent.objects.get(client_event_id="evt-1").campaign == first
+
+
+# --- Lead attributes --------------------------------------------------------------------
+
+
+def test_an_events_company_attribute_describes_the_company_the_lead_has(post, org):
+    fay = lead_create(
+        org=org, data=LeadInput(email="fay@fay-mail.example", company_domain="globex.example"), rule="test"
+    )
+    eve = lead_create(org=org, data=LeadInput(email="eve@gmail.com", company_domain="acme.example"), rule="test")
+    post([event(1, email=fay.email, lead={"industry": "Retail"}), event(2, email=eve.email, lead={"country": "de"})])
+    fay.refresh_from_db()
+    eve.refresh_from_db()
+    assert (fay.company.domain, fay.company.industry) == ("globex.example", "Retail")
+    assert (eve.company.domain, eve.company.country) == ("acme.example", "DE")
 
 
 # --- Set-based ingestion and scoring ----------------------------------------------------
