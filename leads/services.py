@@ -9,6 +9,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 
 from leads.models import (
@@ -58,6 +59,13 @@ FREE_MAIL_DOMAINS = frozenset(
 # Moves that hand a lead back or drop it need a reason a person can read later.
 REASON_REQUIRED = frozenset({Lead.Stage.NURTURE, Lead.Stage.DISQUALIFIED})
 MAX_FIELD = 10_000
+
+
+def _max_length(model: type, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+COMPANY_DOMAIN_MAX = _max_length(Company, "domain")
 
 
 # At most one is active (scoring_model_one_active): no ORDER BY to build or run. Read on every
@@ -168,11 +176,12 @@ class LeadInput:
 
 
 def company_domain_for(data: LeadInput, email: str) -> str:
-    """The company domain a lead belongs to: the given one, else its email's unless free-mail."""
+    """The company domain a lead belongs to: the given one, else its email's unless free-mail
+    (or longer than a company's domain column: an email's domain may be, a given one may not)."""
     domain = (data.company_domain or "").strip().lower().removeprefix("www.")
     if not domain:
         domain = email.rsplit("@", 1)[-1].lower()
-        if domain in FREE_MAIL_DOMAINS:
+        if domain in FREE_MAIL_DOMAINS or len(domain) > COMPANY_DOMAIN_MAX:
             domain = ""
     return domain
 
@@ -196,10 +205,39 @@ SENIORITIES = frozenset(Seniority.values)  # a choices' .values builds a new lis
 BUYER_STAGES = frozenset(BuyerStage.values)
 
 
+# Each text attribute of LeadInput, how a message names it, and the length of the column it is
+# stored in: the database refuses longer (PostgreSQL with an error that would lose the whole
+# request or batch). Seniority, buyer stage and country have stricter checks of their own below
+# and only the cap on any text here. Built once: _validate runs for every lead and CSV row.
+TEXT_LIMITS: tuple[tuple[str, str, int], ...] = tuple(
+    (name, name.replace("_", " ").capitalize(), limit)
+    for name, limit in (
+        ("email", _max_length(Lead, "email")),
+        ("first_name", _max_length(Lead, "first_name")),
+        ("last_name", _max_length(Lead, "last_name")),
+        ("title", _max_length(Lead, "title")),
+        ("seniority", MAX_FIELD),
+        ("phone", _max_length(Lead, "phone")),
+        ("company_name", _max_length(Lead, "company_name")),
+        ("company_domain", COMPANY_DOMAIN_MAX),
+        ("industry", _max_length(Company, "industry")),
+        ("country", MAX_FIELD),
+        ("buyer_stage", MAX_FIELD),
+    )
+)
+# Company.size is a 32-bit integer column (2,147,483,647 on PostgreSQL, whose error would be a 500).
+COMPANY_SIZE_MAX = BaseDatabaseOperations.integer_field_ranges[Company._meta.get_field("size").get_internal_type()][1]
+
+
 def _validate(org: Organization, data: LeadInput) -> None:
-    for name, value in vars(data).items():  # not given(): a CSV import checks a million rows
-        if isinstance(value, str) and len(value) > MAX_FIELD:
-            raise InvalidInput(f"{name} is {len(value)} characters; the limit is {MAX_FIELD}.", field=name)
+    """Check ``data`` against the rules of a lead, whatever the interface it came through (page,
+    API, event, web form, CSV row); raises InvalidInput naming the first field at fault."""
+    values = data.__dict__  # not given(), nor getattr per field: a CSV import checks a million rows
+    for name, label, limit in TEXT_LIMITS:
+        value = values[name]
+        # Values are stored stripped: surrounding spaces don't count.
+        if value is not None and len(value) > limit and len(value := value.strip()) > limit:
+            raise InvalidInput(f"{label} is {len(value)} characters; the limit is {limit}.", field=name)
     if data.email is not None:
         try:
             validate_email(data.email.strip())
@@ -211,8 +249,10 @@ def _validate(org: Organization, data: LeadInput) -> None:
         raise InvalidInput(f"Unknown buyer stage “{data.buyer_stage}”.", field="buyer_stage")
     if data.country and (len(data.country.strip()) != 2 or not data.country.strip().isalpha()):
         raise InvalidInput("Use a two-letter country code, e.g. GB.", field="country")
-    if data.company_size is not None and data.company_size < 1:
-        raise InvalidInput("Company size is a number of employees, 1 or more.", field="company_size")
+    if data.company_size is not None and not 1 <= data.company_size <= COMPANY_SIZE_MAX:
+        raise InvalidInput(
+            f"Company size is a number of employees, from 1 to {COMPANY_SIZE_MAX:,}.", field="company_size"
+        )
     for related, name in ((data.owner, "owner"), (data.campaign, "campaign")):
         if related is not None and related.organization_id != org.pk:
             raise InvalidInput(f"Unknown {name}.", field=name)

@@ -305,6 +305,7 @@ def test_create_without_a_scoring_model_looks_for_one_once(api, org, marketer):
         ({"seniority": "boss"}, "seniority"),
         ({"country": "Germany"}, "country"),
         ({"company_size": 0}, "company_size"),
+        ({"company_size": 3_000_000_000}, "company_size"),  # more than its 32-bit column holds
         ({"buyer_stage": "ready"}, "buyer_stage"),
         ({"first_name": "x" * 101}, "first_name"),
         ({"owner": 999_999}, "owner"),
