@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
@@ -28,7 +29,7 @@ from kombu.exceptions import OperationalError
 
 from leads.bulk_sql import pg_array, update_from_values
 from leads.models import ActivityEvent, Lead, Visitor
-from leads.services import LeadInput, lead_create, lead_update
+from leads.services import LeadInput, _validate, lead_create, lead_update
 from smarketing.accounts.models import Organization
 from smarketing.errors import DomainError
 
@@ -71,13 +72,15 @@ class _Valid:
     properties: dict
     properties_json: str
     lead_attributes: dict
+    lead_input: LeadInput | None  # the attributes, checked by the lead rules (None: none given)
 
 
 _EVENT_TYPES = frozenset(ActivityEvent.Type.values)
 
 
-def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> _Valid:
-    """One event checked; raises ValueError with the message reported for its index.
+def _clean(org: Organization, index: int, raw: object, now: datetime, emails_checked: set[str]) -> _Valid:
+    """One event checked, its lead attributes by the rules of a lead (before anything is stored:
+    an event is either stored or reported); raises ValueError with the message reported for its index.
 
     ``emails_checked`` holds the addresses of this batch already found valid: a batch is
     usually a few leads' events, and the email check is the slowest one here.
@@ -130,6 +133,12 @@ def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> 
     if attributes and not LEAD_ATTRIBUTES.issuperset(attributes):
         unknown = set(attributes) - LEAD_ATTRIBUTES
         raise ValueError(f"Unknown lead attribute(s): {', '.join(sorted(unknown))[:200]}.")
+    lead_input = _lead_input(attributes) if attributes else None
+    if lead_input is not None:
+        try:
+            _validate(org, lead_input)
+        except DomainError as exc:
+            raise ValueError(exc.message) from None
     return _Valid(
         index,
         client_id.strip(),
@@ -140,6 +149,7 @@ def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> 
         properties,
         properties_json,
         attributes,
+        lead_input,
     )
 
 
@@ -164,10 +174,29 @@ class _CampaignsByUtm:
 
 
 def _lead_input(attributes: dict) -> LeadInput:
-    data = {k: v for k, v in attributes.items() if v not in (None, "")}
-    if "company_size" in data:
-        data["company_size"] = int(data["company_size"])
+    """An event's lead attributes as LeadInput (null and empty ones left out); ValueError if one
+    is not of its type (text, or a whole number for the company size)."""
+    data = {}
+    for name, value in attributes.items():
+        if value is None or value == "":
+            continue
+        if name == "company_size":
+            value = _company_size(value)
+        elif not isinstance(value, str):
+            raise ValueError(f"Lead attribute “{name}” is text.")
+        data[name] = value
     return LeadInput(**data)
+
+
+def _company_size(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        with suppress(ValueError):
+            return int(value)
+    raise ValueError("Lead attribute “company_size” is a whole number of employees.")
 
 
 def events_ingest(*, org: Organization, payload: object, now: datetime | None = None) -> IngestResult:
@@ -196,7 +225,7 @@ def events_ingest(*, org: Organization, payload: object, now: datetime | None = 
     emails_checked = {email for email in given if email.lower() in lead_ids}
     for index, raw in enumerate(raw_events):
         try:
-            event = _clean(index, raw, now, emails_checked)
+            event = _clean(org, index, raw, now, emails_checked)
         except ValueError as exc:
             result.errors.append({"index": index, "error": str(exc)})
             continue
@@ -228,14 +257,14 @@ def _store(
         if stored:
             valid = [e for e in valid if e.client_id not in stored]
             result.duplicates += len(stored)
-    _leads_create_or_update(org, valid, lead_ids, result, now)
+    failed = _leads_create_or_update(org, valid, lead_ids, result, now)
+    if failed:  # reported by index: neither stored nor identifying a visitor
+        valid = [e for e in valid if e.index not in failed]
     visitors = _visitors_for(org, valid, lead_ids, now)
     campaigns = _CampaignsByUtm(org)
     rows = []
     for e in valid:
-        lead_id = lead_ids.get(e.email) if e.email else visitors.get(e.anonymous_id)
-        if e.email and lead_id is None:
-            continue  # its lead could not be created: reported by index
+        lead_id = lead_ids[e.email] if e.email else visitors.get(e.anonymous_id)
         rows.append((e, lead_id, campaigns.get(e.properties)))
     inserted = _events_insert(org, rows, now)
     result.accepted = len(inserted)
@@ -263,25 +292,29 @@ def _known_lead_ids(org: Organization, emails: set[str]) -> dict[str, int]:
 
 def _leads_create_or_update(
     org: Organization, events: list[_Valid], lead_ids: dict[str, int], result: IngestResult, now: datetime
-) -> None:
+) -> set[int]:
     """Unknown emails become leads and given attributes update them, through the lead services
     (persona match, fit score, company, stage history). Existing leads are updated in id order,
-    the order scoring locks them in, so the two never wait on each other in a cycle."""
-    work = [e for e in events if e.email and (e.email not in lead_ids or e.lead_attributes)]
+    the order scoring locks them in, so the two never wait on each other in a cycle.
+
+    Returns the indexes of the events whose lead could not be written (reported in ``result``):
+    rare, the attributes having been checked already (e.g. a lead made meanwhile by another request).
+    """
+    failed: set[int] = set()
+    work = [e for e in events if e.email and (e.email not in lead_ids or e.lead_input is not None)]
     work.sort(key=lambda e: lead_ids.get(e.email, 0))  # stable: one lead's events keep their order
     for e in work:
         try:
             if e.email not in lead_ids:
-                data = _lead_input({**e.lead_attributes, "email": e.email}) if e.lead_attributes else None
-                lead = lead_create(
-                    org=org, data=data or LeadInput(email=e.email), rule=f"event:{e.event_type}", now=now
-                )
+                data = replace(e.lead_input, email=e.email) if e.lead_input else LeadInput(email=e.email)
+                lead = lead_create(org=org, data=data, rule=f"event:{e.event_type}", now=now)
                 lead_ids[e.email] = lead.pk
-            else:
-                lead_update(lead=Lead(pk=lead_ids[e.email]), data=_lead_input(e.lead_attributes), now=now)
-        except (DomainError, ValueError, TypeError) as exc:
-            message = exc.message if isinstance(exc, DomainError) else "Invalid lead attributes."
-            result.errors.append({"index": e.index, "error": message})
+            elif e.lead_input is not None:  # (not a later event of a lead just created, without any)
+                lead_update(lead=Lead(pk=lead_ids[e.email]), data=e.lead_input, now=now)
+        except DomainError as exc:
+            result.errors.append({"index": e.index, "error": exc.message})
+            failed.add(e.index)
+    return failed
 
 
 def _visitors_for(

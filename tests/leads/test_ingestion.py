@@ -205,7 +205,73 @@ def test_utm_properties_attribute_events_and_leads_to_campaigns(post, org):
     assert ActivityEvent.objects.get(client_event_id="evt-1").campaign == first
 
 
-# --- Lead attributes --------------------------------------------------------------------
+# --- Lead attributes: checked before anything is stored -----------------------------------
+
+
+def test_an_event_is_either_stored_or_reported_never_both(post, org):
+    LeadFactory(organization=org, email="known@buyer.test")
+    batch = [
+        event(1, email="known@buyer.test", lead={"company_size": "lots"}),
+        event(2, email="known@buyer.test", lead={"title": "CTO"}),
+        event(3, email="new@buyer.test", lead={"country": "Germany"}),
+        event(4, email="new@buyer.test"),
+        event(5, email="known@buyer.test", lead={"company_size": 3_000_000_000}),  # over its 32-bit column
+        event(6, email="known@buyer.test", lead={"first_name": 7}),
+        event(2, email="known@buyer.test", lead={"title": "CTO"}),
+    ]
+    body = post(batch).json()
+    assert body["accepted"] + body["duplicates"] + len(body["errors"]) == len(batch)
+    assert (body["accepted"], body["duplicates"]) == (2, 1)
+    errors = {e["index"]: e["error"] for e in body["errors"]}
+    assert sorted(errors) == [0, 2, 4, 5]
+    assert "whole number" in errors[0] and "two-letter" in errors[2] and "2,147,483,647" in errors[4]
+    assert "text" in errors[5]
+    assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-2", "evt-4"}
+    known = Lead.objects.get(email="known@buyer.test")
+    assert known.title == "CTO" and known.company is None
+    assert Lead.objects.get(email="new@buyer.test").company.country == ""
+
+
+# The lengths of the columns the attributes are stored in (leads_lead, leads_company).
+COLUMN_LENGTHS = {
+    "first_name": 100,
+    "last_name": 100,
+    "title": 150,
+    "phone": 40,
+    "company_name": 200,
+    "company_domain": 200,
+    "industry": 100,
+}
+
+
+def _text(length: int) -> str:
+    return "a" * (length - len(".example")) + ".example"
+
+
+@pytest.mark.parametrize("attribute", sorted(COLUMN_LENGTHS))
+def test_an_attribute_longer_than_its_column_is_reported_and_the_rest_of_the_batch_stored(post, org, attribute):
+    """On PostgreSQL the database itself refuses longer values: a refusal there would roll back
+    and lose the whole batch."""
+    LeadFactory(organization=org, email="known@buyer.test")
+    limit = COLUMN_LENGTHS[attribute]
+    batch = [
+        event(1, email="known@buyer.test", lead={attribute: _text(limit)}),
+        event(2, email="known@buyer.test", lead={attribute: _text(limit + 1)}),
+        event(3, email="new@buyer.test", lead={attribute: _text(limit + 1)}),
+        event(4, email="new@buyer.test"),
+    ]
+    response = post(batch)
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["duplicates"], [e["index"] for e in body["errors"]]) == (2, 0, [1, 2])
+    assert all(f"the limit is {limit}." in e["error"] for e in body["errors"])
+    assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-1", "evt-4"}
+    known = Lead.objects.select_related("company").get(email="known@buyer.test")
+    on_company = {"company_domain": "domain", "industry": "industry"}
+    if attribute in on_company:
+        assert getattr(known.company, on_company[attribute]) == _text(limit)
+    else:
+        assert getattr(known, attribute) == _text(limit)
 
 
 def test_an_events_company_attribute_describes_the_company_the_lead_has(post, org):
