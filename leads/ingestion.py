@@ -260,7 +260,7 @@ def _store(
     failed = _leads_create_or_update(org, valid, lead_ids, result, now)
     if failed:  # reported by index: neither stored nor identifying a visitor
         valid = [e for e in valid if e.index not in failed]
-    visitors = _visitors_for(org, valid, lead_ids, now)
+    visitors, stitched = _visitors_for(org, valid, lead_ids, now)
     campaigns = _CampaignsByUtm(org)
     rows = []
     for e in valid:
@@ -269,11 +269,10 @@ def _store(
     inserted = _events_insert(org, rows, now)
     result.accepted = len(inserted)
     result.duplicates += len(rows) - len(inserted)
-    # Campaign touches of the stored events: the first stays first; the latest is the newest.
-    touched = {
-        lead_id: campaign_id for e, lead_id, campaign_id in rows if campaign_id and lead_id and e.client_id in inserted
-    }
-    _campaigns_touch(touched)
+    # Campaign touches: of the leads given a stored event with a campaign, and of those whose
+    # earlier anonymous events (campaigns included) just became theirs.
+    touched = {lead_id for e, lead_id, campaign_id in rows if campaign_id and lead_id and e.client_id in inserted}
+    _campaigns_touch(org, touched | stitched)
     transaction.on_commit(lambda: enqueue_scoring(org.pk))
 
 
@@ -319,12 +318,13 @@ def _leads_create_or_update(
 
 def _visitors_for(
     org: Organization, events: list[_Valid], lead_ids: dict[str, int], now: datetime
-) -> dict[str, int | None]:
-    """Anonymous id -> lead id (None while unidentified). An event with both an email and an
-    anonymous id identifies the visitor: its earlier anonymous events become the lead's."""
+) -> tuple[dict[str, int | None], set[int]]:
+    """Anonymous id -> lead id (None while unidentified), and the leads that identified here. An
+    event with both an email and an anonymous id identifies the visitor: its earlier anonymous
+    events become the lead's."""
     ids = {e.anonymous_id for e in events if e.anonymous_id}
     if not ids:
-        return {}
+        return {}, set()
     known = dict(Visitor.objects.for_org(org).filter(anonymous_id__in=ids).values_list("anonymous_id", "lead_id"))
     Visitor.objects.bulk_create(
         [Visitor(organization=org, anonymous_id=i, first_seen_at=now) for i in ids - set(known)],
@@ -355,7 +355,7 @@ def _visitors_for(
             params=(org.pk,),
         )
         known.update(identified)
-    return {i: known.get(i) for i in ids}
+    return {i: known.get(i) for i in ids}, set(identified.values())
 
 
 # The PostgreSQL types of the inserted columns, in _events_insert's order.
@@ -399,18 +399,56 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
         return {client_id for (client_id,) in cursor.fetchall()}
 
 
-def _campaigns_touch(touched: dict[int, int]) -> None:
-    if not touched:
+# Each lead's earliest and latest event with a campaign, by when it happened (not when it was
+# received: events arrive late and out of order, and a visitor's come before it identifies).
+_TOUCHES = """
+    SELECT DISTINCT lead_id,
+        FIRST_VALUE(campaign_id) OVER (PARTITION BY lead_id ORDER BY occurred_at, id) AS first_id,
+        MIN(occurred_at) OVER (PARTITION BY lead_id) AS first_at,
+        FIRST_VALUE(campaign_id) OVER (PARTITION BY lead_id ORDER BY occurred_at DESC, id DESC) AS latest_id,
+        MAX(occurred_at) OVER (PARTITION BY lead_id) AS latest_at
+    FROM leads_activityevent
+    WHERE organization_id = %s AND lead_id {leads} AND campaign_id IS NOT NULL
+"""
+# A campaign the lead already has counts as touched at its own events' time, or, without any
+# (set with the lead from a page, the API or an import), when the lead was created. The first
+# touch is replaced only by an earlier one, the latest only by a later one.
+_TOUCH_UPDATE = """
+    UPDATE leads_lead SET
+        first_campaign_id = CASE
+            WHEN leads_lead.first_campaign_id IS NULL OR leads_lead.first_campaign_id = t.first_id THEN t.first_id
+            WHEN t.first_at < COALESCE(
+                (SELECT MIN(e.occurred_at) FROM leads_activityevent e
+                 WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.first_campaign_id),
+                leads_lead.created_at
+            ) THEN t.first_id
+            ELSE leads_lead.first_campaign_id END,
+        latest_campaign_id = CASE
+            WHEN leads_lead.latest_campaign_id IS NULL OR leads_lead.latest_campaign_id = t.latest_id THEN t.latest_id
+            WHEN t.latest_at >= COALESCE(
+                (SELECT MAX(e.occurred_at) FROM leads_activityevent e
+                 WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.latest_campaign_id),
+                leads_lead.created_at
+            ) THEN t.latest_id
+            ELSE leads_lead.latest_campaign_id END
+    FROM t WHERE leads_lead.id = t.lead_id
+"""
+
+
+def _campaigns_touch(org: Organization, lead_ids: set[int]) -> None:
+    """Set the first and latest campaign of ``lead_ids`` from their stored events, by
+    ``occurred_at``: two statements whatever the number of leads and events."""
+    if not lead_ids:
         return
+    ids = sorted(lead_ids)
     # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
-    list(Lead.objects.filter(pk__in=list(touched)).select_for_update(no_key=True).order_by("pk").values_list("pk"))
-    update_from_values(
-        table="leads_lead",
-        columns=("id", "campaign"),
-        rows=sorted(touched.items()),
-        assignments="first_campaign_id = COALESCE(leads_lead.first_campaign_id, v.campaign), "
-        "latest_campaign_id = v.campaign",
-    )
+    list(Lead.objects.filter(pk__in=ids).select_for_update(no_key=True).order_by("pk").values_list("pk"))
+    if connection.vendor == "postgresql":
+        leads, params = "= ANY(%s::bigint[])", [org.pk, pg_array(ids)]
+    else:
+        leads, params = f"IN ({', '.join(['%s'] * len(ids))})", [org.pk, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH t AS ({_TOUCHES.format(leads=leads)}) {_TOUCH_UPDATE}", params)
 
 
 # Set while a scoring run of the organisation is queued and not yet started: the requests

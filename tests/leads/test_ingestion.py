@@ -4,16 +4,19 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
+from leads.ingestion import events_ingest
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
 from leads.scoring import lead_explain, score_events
 from leads.services import LeadInput, lead_create
 from leads.tasks import sweep_unscored_events
 from smarketing.accounts import services as account_services
-from tests.factories import LeadFactory
+from tests.factories import CampaignFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/events"
@@ -284,6 +287,92 @@ def test_an_events_company_attribute_describes_the_company_the_lead_has(post, or
     eve.refresh_from_db()
     assert (fay.company.domain, fay.company.industry) == ("globex.example", "Retail")
     assert (eve.company.domain, eve.company.country) == ("acme.example", "DE")
+
+
+# --- Campaign touches: first and latest by when they happened -----------------------------
+
+
+def utm(campaign) -> dict:
+    return {"utm_source": campaign.utm_source, "utm_medium": campaign.utm_medium, "utm_campaign": campaign.utm_campaign}
+
+
+def campaign(org, name: str):
+    return CampaignFactory(organization=org, name=name, utm_source=name.lower(), utm_medium="cpc", utm_campaign="q4")
+
+
+def days_ago(days: float) -> str:
+    return (timezone.now() - timedelta(days=days)).isoformat()
+
+
+def test_a_visitors_campaign_before_it_identified_is_its_first_touch(post, org):
+    ads, webinar = campaign(org, "Search ads"), campaign(org, "Webinar")
+    post([event(1, email="", anonymous_id="anon-3", occurred_at=days_ago(3), properties=utm(ads))])
+    post([event(2, type="form_submit", anonymous_id="anon-3", properties=utm(webinar))])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, webinar)
+
+
+def test_a_known_leads_earlier_first_touch_stays_when_a_visitor_identifies(post, org):
+    fair, ads, webinar = campaign(org, "Fair"), campaign(org, "Search ads"), campaign(org, "Webinar")
+    post([event(1, occurred_at=days_ago(10), properties=utm(fair))])
+    post([event(2, email="", anonymous_id="anon-3", occurred_at=days_ago(3), properties=utm(ads))])
+    post([event(3, type="form_submit", anonymous_id="anon-3", occurred_at=days_ago(4), properties=utm(webinar))])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (fair, ads)
+
+
+def test_first_and_latest_touch_follow_when_events_happened_not_the_order_they_came_in(post, org):
+    fair, ads, newsletter, webinar = (campaign(org, n) for n in ("Fair", "Search ads", "Newsletter", "Webinar"))
+    body = post(
+        [
+            event(1, occurred_at=days_ago(0), properties=utm(webinar)),
+            event(2, occurred_at=days_ago(3), properties=utm(ads)),
+            event(3, occurred_at=days_ago(1), properties=utm(newsletter)),
+        ]
+    ).json()
+    assert body["accepted"] == 3
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, webinar)
+    # Late arrivals: an earlier touch becomes the first; one before the latest leaves it.
+    post(
+        [
+            event(4, occurred_at=days_ago(5), properties=utm(fair)),
+            event(5, occurred_at=days_ago(2), properties=utm(ads)),
+        ]
+    )
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (fair, webinar)
+
+
+def test_the_campaign_a_lead_was_created_with_is_replaced_only_by_an_earlier_touch(post, org):
+    trade_show, ads = campaign(org, "Trade show"), campaign(org, "Search ads")
+    created = timezone.now() - timedelta(days=1)
+    lead = lead_create(org=org, data=LeadInput(email="ann@buyer.test", campaign=trade_show), rule="test", now=created)
+    post([event(1, properties=utm(ads))])  # after the lead came in
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (trade_show, ads)
+    post([event(2, occurred_at=days_ago(2), properties=utm(ads))])  # before it (delivered late)
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
+
+
+def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):
+    """Stored events with campaigns and visitors identified, with campaigns of their own."""
+    linkedin = CampaignFactory(organization=org, utm_source="linkedin")
+    for i in range(5):
+        LeadFactory(organization=org, email=f"known{i}@buyer.test")
+    counts = []
+    for size, start in ((10, 0), (1000, 1000)):
+        anonymous = [
+            event(i, email="", anonymous_id=f"v-{i % 5}", properties=utm(linkedin)) for i in range(start, start + 7, 7)
+        ]
+        events_ingest(org=org, payload={"events": anonymous})
+        with CaptureQueriesContext(connection) as queries:
+            body = events_ingest(org=org, payload={"events": _batch(size, start=start + 1)}).as_dict()
+        assert body == {"accepted": size, "duplicates": 0, "errors": []}
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert ActivityEvent.objects.filter(lead=None).count() == 0
 
 
 # --- Set-based ingestion and scoring ----------------------------------------------------
