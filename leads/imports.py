@@ -15,10 +15,10 @@ What ``import_run`` promises:
   chunks (pure Python) while the writers wait on the database for the current one. On
   PostgreSQL each chunk is written in parts by two connections at once (``_chunk_writer``):
   the database's share of the work, most of it, then uses both cores.
-- **The rules of lead create.** Each row is checked by ``leads.services._validate`` (the same
-  rules as a page, the API or a form) plus the columns' lengths. A row with a problem is not
-  imported; each problem is a line of the errors CSV (the line number as in the file, the
-  header being line 1). Formula-looking cells are stored as text: only an export can run
+- **The rules of lead create.** Each row is checked by ``leads.services._validate``: the same
+  rules, the columns' lengths included, as a page, the API, an event or a form. A row with a
+  problem is not imported; each problem is a line of the errors CSV (the line number as in
+  the file, the header being line 1). Formula-looking cells are stored as text: only an export can run
   them, and ``leads.exports.safe_cell`` neutralises them there (and in the errors CSV).
 - **Cells as exports write them** (``NORMALISERS``, before the checks). A country given by
   its name, a common alias or a native name ("United Kingdom", "UK", "USA", "Deutschland")
@@ -90,7 +90,6 @@ from leads.models import (
 )
 from leads.scoring import fit_points
 from leads.services import (
-    MAX_FIELD,
     LeadInput,
     _apply,
     _validate,
@@ -201,17 +200,6 @@ def _choice_lookup(choices: type) -> dict[str, str]:
 
 SENIORITY_LOOKUP = _choice_lookup(Seniority)
 BUYER_STAGE_LOOKUP = _choice_lookup(BuyerStage)
-# Column lengths the database enforces; _validate only knows the 10,000-character cap.
-LENGTH_LIMITS = {
-    "email": Lead._meta.get_field("email").max_length,
-    "first_name": Lead._meta.get_field("first_name").max_length,
-    "last_name": Lead._meta.get_field("last_name").max_length,
-    "title": Lead._meta.get_field("title").max_length,
-    "phone": Lead._meta.get_field("phone").max_length,
-    "company_name": Lead._meta.get_field("company_name").max_length,
-    "company_domain": Company._meta.get_field("domain").max_length,
-    "industry": Company._meta.get_field("industry").max_length,
-}
 _LINE_IN_REASON = re.compile(r"line (\d+)")
 _NOT_TEXT_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
@@ -352,7 +340,6 @@ class Plan:
     pairs: tuple[tuple[int, str], ...]
     headers: dict[str, str]
     width: int
-    limits: tuple[tuple[str, int], ...] = ()  # the mapped attributes' column lengths, in mapping order
     # (column index, attribute, its normaliser or None): what parse_row does per cell, looked up once.
     steps: tuple[tuple[int, str, Callable[[str], object] | None], ...] = ()
 
@@ -360,9 +347,8 @@ class Plan:
     def of(cls, columns: list[str], mapping: list[str]) -> Plan:
         pairs = tuple((i, a) for i, a in enumerate(mapping) if a)
         headers = {a: columns[i] or f"Column {i + 1}" for i, a in pairs}
-        limits = tuple((a, LENGTH_LIMITS[a]) for _, a in pairs if a in LENGTH_LIMITS)
         steps = tuple((i, a, NORMALISERS.get(a)) for i, a in pairs)
-        return cls(pairs=pairs, headers=headers, width=len(columns), limits=limits, steps=steps)
+        return cls(pairs=pairs, headers=headers, width=len(columns), steps=steps)
 
 
 # --- One row ----------------------------------------------------------------------------
@@ -522,7 +508,7 @@ def parse_row(cells: list[str], plan: Plan, line: int, org: Organization) -> tup
     if "email" not in values:
         problems.append(_problem(line, plan, "email", "", "A lead needs an email address."))
     try:
-        _validate(org, data)
+        _validate(org, data)  # the columns' lengths included
     except InvalidInput:
         # Rare: name every problem of the row, not only the first, by checking each value alone.
         raw = _raw_values(cells, plan)
@@ -531,11 +517,6 @@ def parse_row(cells: list[str], plan: Plan, line: int, org: Organization) -> tup
                 _validate(org, LeadInput(**{attribute: value}))
             except InvalidInput as exc:
                 problems.append(_problem(line, plan, attribute, raw[attribute], exc.message))
-    for attribute, limit in plan.limits:
-        value = values.get(attribute)
-        if value is not None and limit < len(value) <= MAX_FIELD:
-            message = f"{ATTRIBUTE_LABELS[attribute]} is {len(value)} characters; the limit is {limit}."
-            problems.append(_problem(line, plan, attribute, _raw_values(cells, plan)[attribute], message))
     return data, problems
 
 
@@ -916,7 +897,7 @@ def _parse_chunk(ctx: Context, records: list[Record]) -> Parsed:
             counts.errors += 1
             continue
         row = Row(line=record.line, data=data, email=data.email)
-        row.domain = _row_domain(data, row.email)
+        row.domain = company_domain_for(data, row.email)
         row.phone_key = phone_key_for(data.phone or "")
         if ctx.copy:
             row.text = _lead_text(row)
@@ -1584,12 +1565,6 @@ def _copy(model: type[Model], columns: list[str], lines: list[str]) -> None:
     names = ", ".join(quote(meta.get_field(name).column) for name in columns)
     with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.copy_expert(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN", io.StringIO("".join(lines)))
-
-
-def _row_domain(data: LeadInput, email: str) -> str:
-    """The company domain of a row, by the same rule as lead_create (too long: none)."""
-    domain = company_domain_for(data, email)
-    return domain if len(domain) <= LENGTH_LIMITS["company_domain"] else ""
 
 
 @dataclass(slots=True)

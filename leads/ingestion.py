@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
@@ -28,7 +29,7 @@ from kombu.exceptions import OperationalError
 
 from leads.bulk_sql import pg_array, update_from_values
 from leads.models import ActivityEvent, Lead, Visitor
-from leads.services import LeadInput, lead_create, lead_update
+from leads.services import LeadInput, _validate, lead_create, lead_update
 from smarketing.accounts.models import Organization
 from smarketing.errors import DomainError
 
@@ -71,13 +72,15 @@ class _Valid:
     properties: dict
     properties_json: str
     lead_attributes: dict
+    lead_input: LeadInput | None  # the attributes, checked by the lead rules (None: none given)
 
 
 _EVENT_TYPES = frozenset(ActivityEvent.Type.values)
 
 
-def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> _Valid:
-    """One event checked; raises ValueError with the message reported for its index.
+def _clean(org: Organization, index: int, raw: object, now: datetime, emails_checked: set[str]) -> _Valid:
+    """One event checked, its lead attributes by the rules of a lead (before anything is stored:
+    an event is either stored or reported); raises ValueError with the message reported for its index.
 
     ``emails_checked`` holds the addresses of this batch already found valid: a batch is
     usually a few leads' events, and the email check is the slowest one here.
@@ -130,6 +133,12 @@ def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> 
     if attributes and not LEAD_ATTRIBUTES.issuperset(attributes):
         unknown = set(attributes) - LEAD_ATTRIBUTES
         raise ValueError(f"Unknown lead attribute(s): {', '.join(sorted(unknown))[:200]}.")
+    lead_input = _lead_input(attributes) if attributes else None
+    if lead_input is not None:
+        try:
+            _validate(org, lead_input)
+        except DomainError as exc:
+            raise ValueError(exc.message) from None
     return _Valid(
         index,
         client_id.strip(),
@@ -140,6 +149,7 @@ def _clean(index: int, raw: object, now: datetime, emails_checked: set[str]) -> 
         properties,
         properties_json,
         attributes,
+        lead_input,
     )
 
 
@@ -164,10 +174,29 @@ class _CampaignsByUtm:
 
 
 def _lead_input(attributes: dict) -> LeadInput:
-    data = {k: v for k, v in attributes.items() if v not in (None, "")}
-    if "company_size" in data:
-        data["company_size"] = int(data["company_size"])
+    """An event's lead attributes as LeadInput (null and empty ones left out); ValueError if one
+    is not of its type (text, or a whole number for the company size)."""
+    data = {}
+    for name, value in attributes.items():
+        if value is None or value == "":
+            continue
+        if name == "company_size":
+            value = _company_size(value)
+        elif not isinstance(value, str):
+            raise ValueError(f"Lead attribute “{name}” is text.")
+        data[name] = value
     return LeadInput(**data)
+
+
+def _company_size(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        with suppress(ValueError):
+            return int(value)
+    raise ValueError("Lead attribute “company_size” is a whole number of employees.")
 
 
 def events_ingest(*, org: Organization, payload: object, now: datetime | None = None) -> IngestResult:
@@ -196,7 +225,7 @@ def events_ingest(*, org: Organization, payload: object, now: datetime | None = 
     emails_checked = {email for email in given if email.lower() in lead_ids}
     for index, raw in enumerate(raw_events):
         try:
-            event = _clean(index, raw, now, emails_checked)
+            event = _clean(org, index, raw, now, emails_checked)
         except ValueError as exc:
             result.errors.append({"index": index, "error": str(exc)})
             continue
@@ -228,23 +257,22 @@ def _store(
         if stored:
             valid = [e for e in valid if e.client_id not in stored]
             result.duplicates += len(stored)
-    _leads_create_or_update(org, valid, lead_ids, result, now)
-    visitors = _visitors_for(org, valid, lead_ids, now)
+    failed = _leads_create_or_update(org, valid, lead_ids, result, now)
+    if failed:  # reported by index: neither stored nor identifying a visitor
+        valid = [e for e in valid if e.index not in failed]
+    visitors, stitched = _visitors_for(org, valid, lead_ids, now)
     campaigns = _CampaignsByUtm(org)
     rows = []
     for e in valid:
-        lead_id = lead_ids.get(e.email) if e.email else visitors.get(e.anonymous_id)
-        if e.email and lead_id is None:
-            continue  # its lead could not be created: reported by index
+        lead_id = lead_ids[e.email] if e.email else visitors.get(e.anonymous_id)
         rows.append((e, lead_id, campaigns.get(e.properties)))
     inserted = _events_insert(org, rows, now)
     result.accepted = len(inserted)
     result.duplicates += len(rows) - len(inserted)
-    # Campaign touches of the stored events: the first stays first; the latest is the newest.
-    touched = {
-        lead_id: campaign_id for e, lead_id, campaign_id in rows if campaign_id and lead_id and e.client_id in inserted
-    }
-    _campaigns_touch(touched)
+    # Campaign touches: of the leads given a stored event with a campaign, and of those whose
+    # earlier anonymous events (campaigns included) just became theirs.
+    touched = {lead_id for e, lead_id, campaign_id in rows if campaign_id and lead_id and e.client_id in inserted}
+    _campaigns_touch(org, touched | stitched)
     transaction.on_commit(lambda: enqueue_scoring(org.pk))
 
 
@@ -263,35 +291,40 @@ def _known_lead_ids(org: Organization, emails: set[str]) -> dict[str, int]:
 
 def _leads_create_or_update(
     org: Organization, events: list[_Valid], lead_ids: dict[str, int], result: IngestResult, now: datetime
-) -> None:
+) -> set[int]:
     """Unknown emails become leads and given attributes update them, through the lead services
     (persona match, fit score, company, stage history). Existing leads are updated in id order,
-    the order scoring locks them in, so the two never wait on each other in a cycle."""
-    work = [e for e in events if e.email and (e.email not in lead_ids or e.lead_attributes)]
+    the order scoring locks them in, so the two never wait on each other in a cycle.
+
+    Returns the indexes of the events whose lead could not be written (reported in ``result``):
+    rare, the attributes having been checked already (e.g. a lead made meanwhile by another request).
+    """
+    failed: set[int] = set()
+    work = [e for e in events if e.email and (e.email not in lead_ids or e.lead_input is not None)]
     work.sort(key=lambda e: lead_ids.get(e.email, 0))  # stable: one lead's events keep their order
     for e in work:
         try:
             if e.email not in lead_ids:
-                data = _lead_input({**e.lead_attributes, "email": e.email}) if e.lead_attributes else None
-                lead = lead_create(
-                    org=org, data=data or LeadInput(email=e.email), rule=f"event:{e.event_type}", now=now
-                )
+                data = replace(e.lead_input, email=e.email) if e.lead_input else LeadInput(email=e.email)
+                lead = lead_create(org=org, data=data, rule=f"event:{e.event_type}", now=now)
                 lead_ids[e.email] = lead.pk
-            else:
-                lead_update(lead=Lead(pk=lead_ids[e.email]), data=_lead_input(e.lead_attributes), now=now)
-        except (DomainError, ValueError, TypeError) as exc:
-            message = exc.message if isinstance(exc, DomainError) else "Invalid lead attributes."
-            result.errors.append({"index": e.index, "error": message})
+            elif e.lead_input is not None:  # (not a later event of a lead just created, without any)
+                lead_update(lead=Lead(pk=lead_ids[e.email]), data=e.lead_input, now=now)
+        except DomainError as exc:
+            result.errors.append({"index": e.index, "error": exc.message})
+            failed.add(e.index)
+    return failed
 
 
 def _visitors_for(
     org: Organization, events: list[_Valid], lead_ids: dict[str, int], now: datetime
-) -> dict[str, int | None]:
-    """Anonymous id -> lead id (None while unidentified). An event with both an email and an
-    anonymous id identifies the visitor: its earlier anonymous events become the lead's."""
+) -> tuple[dict[str, int | None], set[int]]:
+    """Anonymous id -> lead id (None while unidentified), and the leads that identified here. An
+    event with both an email and an anonymous id identifies the visitor: its earlier anonymous
+    events become the lead's."""
     ids = {e.anonymous_id for e in events if e.anonymous_id}
     if not ids:
-        return {}
+        return {}, set()
     known = dict(Visitor.objects.for_org(org).filter(anonymous_id__in=ids).values_list("anonymous_id", "lead_id"))
     Visitor.objects.bulk_create(
         [Visitor(organization=org, anonymous_id=i, first_seen_at=now) for i in ids - set(known)],
@@ -322,7 +355,7 @@ def _visitors_for(
             params=(org.pk,),
         )
         known.update(identified)
-    return {i: known.get(i) for i in ids}
+    return {i: known.get(i) for i in ids}, set(identified.values())
 
 
 # The PostgreSQL types of the inserted columns, in _events_insert's order.
@@ -366,18 +399,56 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
         return {client_id for (client_id,) in cursor.fetchall()}
 
 
-def _campaigns_touch(touched: dict[int, int]) -> None:
-    if not touched:
+# Each lead's earliest and latest event with a campaign, by when it happened (not when it was
+# received: events arrive late and out of order, and a visitor's come before it identifies).
+_TOUCHES = """
+    SELECT DISTINCT lead_id,
+        FIRST_VALUE(campaign_id) OVER (PARTITION BY lead_id ORDER BY occurred_at, id) AS first_id,
+        MIN(occurred_at) OVER (PARTITION BY lead_id) AS first_at,
+        FIRST_VALUE(campaign_id) OVER (PARTITION BY lead_id ORDER BY occurred_at DESC, id DESC) AS latest_id,
+        MAX(occurred_at) OVER (PARTITION BY lead_id) AS latest_at
+    FROM leads_activityevent
+    WHERE organization_id = %s AND lead_id {leads} AND campaign_id IS NOT NULL
+"""
+# A campaign the lead already has counts as touched at its own events' time, or, without any
+# (set with the lead from a page, the API or an import), when the lead was created. The first
+# touch is replaced only by an earlier one, the latest only by a later one.
+_TOUCH_UPDATE = """
+    UPDATE leads_lead SET
+        first_campaign_id = CASE
+            WHEN leads_lead.first_campaign_id IS NULL OR leads_lead.first_campaign_id = t.first_id THEN t.first_id
+            WHEN t.first_at < COALESCE(
+                (SELECT MIN(e.occurred_at) FROM leads_activityevent e
+                 WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.first_campaign_id),
+                leads_lead.created_at
+            ) THEN t.first_id
+            ELSE leads_lead.first_campaign_id END,
+        latest_campaign_id = CASE
+            WHEN leads_lead.latest_campaign_id IS NULL OR leads_lead.latest_campaign_id = t.latest_id THEN t.latest_id
+            WHEN t.latest_at >= COALESCE(
+                (SELECT MAX(e.occurred_at) FROM leads_activityevent e
+                 WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.latest_campaign_id),
+                leads_lead.created_at
+            ) THEN t.latest_id
+            ELSE leads_lead.latest_campaign_id END
+    FROM t WHERE leads_lead.id = t.lead_id
+"""
+
+
+def _campaigns_touch(org: Organization, lead_ids: set[int]) -> None:
+    """Set the first and latest campaign of ``lead_ids`` from their stored events, by
+    ``occurred_at``: two statements whatever the number of leads and events."""
+    if not lead_ids:
         return
+    ids = sorted(lead_ids)
     # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
-    list(Lead.objects.filter(pk__in=list(touched)).select_for_update(no_key=True).order_by("pk").values_list("pk"))
-    update_from_values(
-        table="leads_lead",
-        columns=("id", "campaign"),
-        rows=sorted(touched.items()),
-        assignments="first_campaign_id = COALESCE(leads_lead.first_campaign_id, v.campaign), "
-        "latest_campaign_id = v.campaign",
-    )
+    list(Lead.objects.filter(pk__in=ids).select_for_update(no_key=True).order_by("pk").values_list("pk"))
+    if connection.vendor == "postgresql":
+        leads, params = "= ANY(%s::bigint[])", [org.pk, pg_array(ids)]
+    else:
+        leads, params = f"IN ({', '.join(['%s'] * len(ids))})", [org.pk, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH t AS ({_TOUCHES.format(leads=leads)}) {_TOUCH_UPDATE}", params)
 
 
 # Set while a scoring run of the organisation is queued and not yet started: the requests

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import QuerySet, Value
 from django.utils import timezone
 
@@ -61,6 +62,13 @@ REASON_REQUIRED = frozenset({Lead.Stage.NURTURE, Lead.Stage.DISQUALIFIED})
 NEW_LEAD_STAGES = frozenset({Lead.Stage.SUBSCRIBER, Lead.Stage.LEAD})
 
 MAX_FIELD = 10_000
+
+
+def _max_length(model: type, name: str) -> int:
+    return model._meta.get_field(name).max_length
+
+
+COMPANY_DOMAIN_MAX = _max_length(Company, "domain")
 
 
 # At most one is active (scoring_model_one_active): no ORDER BY to build or run. Read on every
@@ -222,11 +230,12 @@ class LeadInput:
 
 
 def company_domain_for(data: LeadInput, email: str) -> str:
-    """The company domain a lead belongs to: the given one, else its email's unless free-mail."""
+    """The company domain a lead belongs to: the given one, else its email's unless free-mail
+    (or longer than a company's domain column: an email's domain may be, a given one may not)."""
     domain = (data.company_domain or "").strip().lower().removeprefix("www.")
     if not domain:
         domain = email.rsplit("@", 1)[-1].lower()
-        if domain in FREE_MAIL_DOMAINS:
+        if domain in FREE_MAIL_DOMAINS or len(domain) > COMPANY_DOMAIN_MAX:
             domain = ""
     return domain
 
@@ -250,10 +259,39 @@ SENIORITIES = frozenset(Seniority.values)  # a choices' .values builds a new lis
 BUYER_STAGES = frozenset(BuyerStage.values)
 
 
+# Each text attribute of LeadInput, how a message names it, and the length of the column it is
+# stored in: the database refuses longer (PostgreSQL with an error that would lose the whole
+# request or batch). Seniority, buyer stage and country have stricter checks of their own below
+# and only the cap on any text here. Built once: _validate runs for every lead and CSV row.
+TEXT_LIMITS: tuple[tuple[str, str, int], ...] = tuple(
+    (name, name.replace("_", " ").capitalize(), limit)
+    for name, limit in (
+        ("email", _max_length(Lead, "email")),
+        ("first_name", _max_length(Lead, "first_name")),
+        ("last_name", _max_length(Lead, "last_name")),
+        ("title", _max_length(Lead, "title")),
+        ("seniority", MAX_FIELD),
+        ("phone", _max_length(Lead, "phone")),
+        ("company_name", _max_length(Lead, "company_name")),
+        ("company_domain", COMPANY_DOMAIN_MAX),
+        ("industry", _max_length(Company, "industry")),
+        ("country", MAX_FIELD),
+        ("buyer_stage", MAX_FIELD),
+    )
+)
+# Company.size is a 32-bit integer column (2,147,483,647 on PostgreSQL, whose error would be a 500).
+COMPANY_SIZE_MAX = BaseDatabaseOperations.integer_field_ranges[Company._meta.get_field("size").get_internal_type()][1]
+
+
 def _validate(org: Organization, data: LeadInput) -> None:
-    for name, value in vars(data).items():  # not given(): a CSV import checks a million rows
-        if isinstance(value, str) and len(value) > MAX_FIELD:
-            raise InvalidInput(f"{name} is {len(value)} characters; the limit is {MAX_FIELD}.", field=name)
+    """Check ``data`` against the rules of a lead, whatever the interface it came through (page,
+    API, event, web form, CSV row); raises InvalidInput naming the first field at fault."""
+    values = data.__dict__  # not given(), nor getattr per field: a CSV import checks a million rows
+    for name, label, limit in TEXT_LIMITS:
+        value = values[name]
+        # Values are stored stripped: surrounding spaces don't count.
+        if value is not None and len(value) > limit and len(value := value.strip()) > limit:
+            raise InvalidInput(f"{label} is {len(value)} characters; the limit is {limit}.", field=name)
     if data.email is not None:
         try:
             validate_email(data.email.strip())
@@ -265,38 +303,65 @@ def _validate(org: Organization, data: LeadInput) -> None:
         raise InvalidInput(f"Unknown buyer stage “{data.buyer_stage}”.", field="buyer_stage")
     if data.country and (len(data.country.strip()) != 2 or not data.country.strip().isalpha()):
         raise InvalidInput("Use a two-letter country code, e.g. GB.", field="country")
-    if data.company_size is not None and data.company_size < 1:
-        raise InvalidInput("Company size is a number of employees, 1 or more.", field="company_size")
+    if data.company_size is not None and not 1 <= data.company_size <= COMPANY_SIZE_MAX:
+        raise InvalidInput(
+            f"Company size is a number of employees, from 1 to {COMPANY_SIZE_MAX:,}.", field="company_size"
+        )
     for related, name in ((data.owner, "owner"), (data.campaign, "campaign")):
         if related is not None and related.organization_id != org.pk:
             raise InvalidInput(f"Unknown {name}.", field=name)
 
 
+def _company_facts(data: LeadInput) -> dict[str, object]:
+    """What ``data`` says about the lead's company, as the Company fields it sets (empty: nothing)."""
+    facts: dict[str, object] = {}
+    if data.industry and (industry := data.industry.strip()):
+        facts["industry"] = industry
+    if data.company_size is not None:
+        facts["size"] = data.company_size
+    if data.country and (country := data.country.strip()):
+        facts["country"] = country.upper()
+    return facts
+
+
+def _company_facts_save(company: Company, facts: dict[str, object]) -> None:
+    changed = [attr for attr, value in facts.items() if getattr(company, attr) != value]
+    for attr in changed:
+        setattr(company, attr, facts[attr])
+    if changed:
+        company.save(update_fields=changed)
+
+
 def _company_for(org: Organization, data: LeadInput, email: str) -> Company | None:
-    """The account a lead belongs to, by the given domain or else the email's (not free-mail)."""
+    """The account a lead belongs to, by the given domain or else the email's (not free-mail);
+    without a domain, a new company of the given name (else none). It takes what ``data`` says
+    about it (industry, size, country)."""
     domain = company_domain_for(data, email)
     if not domain and not data.company_name:
         return None
-    given = {
-        attr: value.upper() if attr == "country" else value
-        for attr, value in (("industry", data.industry), ("size", data.company_size), ("country", data.country))
-        if value not in (None, "")
-    }
+    facts = _company_facts(data)
     company = next(iter(_company_by_domain(org=org, domain=domain)), None) if domain else None
     if company is None:
         name = (data.company_name or domain.split(".")[0].title()).strip()[:200]
         try:
             with transaction.atomic():
                 # Created with what the lead says about it: one INSERT, not an INSERT and an UPDATE.
-                return Company.objects.create(organization=org, name=name, domain=domain, **given)
+                return Company.objects.create(organization=org, name=name, domain=domain, **facts)
         except IntegrityError:  # created meanwhile by a concurrent request
             company = Company.objects.for_org(org).exclude(domain="").get(domain__iexact=domain)
-    changed = [attr for attr, value in given.items() if getattr(company, attr) != value]
-    for attr in changed:
-        setattr(company, attr, given[attr])
-    if changed:
-        company.save(update_fields=changed)
+    _company_facts_save(company, facts)
     return company
+
+
+def _names_another_company(data: LeadInput, company: Company | None) -> bool:
+    """Whether ``data`` says which company the lead works for, rather than only what its company
+    is like: a company domain (how companies are recognised), or, for a company known only by
+    its name (no domain: a free-mail lead's), another name. A blank domain says nothing: the
+    lead page sends one for a company without a domain."""
+    if data.company_domain and data.company_domain.strip():
+        return True
+    name = data.company_name.strip() if data.company_name else ""
+    return bool(name) and company is not None and not company.domain and name != company.name
 
 
 def lead_attributes(lead: Lead) -> LeadAttributes:
@@ -416,9 +481,16 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
             raise Conflict(f"{email} is already another lead.", field="email")
         lead.email = email
     _apply(lead, data)
-    company_fields = (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
-    if any(v is not None for v in company_fields):
+    # The company changes only when the input names another one; industry, size or country
+    # alone describe the lead's company as it is (never its email's: the two may differ).
+    if _names_another_company(data, lead.company):
         lead.company = _company_for(lead.organization, data, lead.email)
+    elif lead.company is not None:
+        _company_facts_save(lead.company, _company_facts(data))
+    elif any(
+        v is not None for v in (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
+    ):
+        lead.company = _company_for(lead.organization, data, lead.email)  # none yet: as lead_create finds one
     _rematch(lead, active_scoring_model(lead.organization))
     lead.updated_at = now or timezone.now()
     lead.save()

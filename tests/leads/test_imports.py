@@ -276,7 +276,7 @@ def test_rows_with_problems_are_reported_by_line_and_the_others_imported(do_impo
     )
     assert by_line[7] == ("company_size", "lots", "Company size is a number of employees.")
     column, value, error = by_line[9]
-    assert column == "first_name" and error == "first_name is 10001 characters; the limit is 10000."
+    assert column == "first_name" and error == "First name is 10001 characters; the limit is 100."
     assert len(value) == imports.ERROR_VALUE_CHARS + 1
     # The errors CSV is safe to open in a spreadsheet.
     assert by_line[10][1] == "'=cmd|' /C calc'!A0"

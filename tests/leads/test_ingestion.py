@@ -4,15 +4,19 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
+from leads.ingestion import events_ingest
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
 from leads.scoring import lead_explain, score_events
+from leads.services import LeadInput, lead_create
 from leads.tasks import sweep_unscored_events
 from smarketing.accounts import services as account_services
-from tests.factories import LeadFactory
+from tests.factories import CampaignFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/events"
@@ -202,6 +206,173 @@ def test_utm_properties_attribute_events_and_leads_to_campaigns(post, org):
     lead = Lead.objects.get()
     assert (lead.first_campaign, lead.latest_campaign) == (first, second)
     assert ActivityEvent.objects.get(client_event_id="evt-1").campaign == first
+
+
+# --- Lead attributes: checked before anything is stored -----------------------------------
+
+
+def test_an_event_is_either_stored_or_reported_never_both(post, org):
+    LeadFactory(organization=org, email="known@buyer.test")
+    batch = [
+        event(1, email="known@buyer.test", lead={"company_size": "lots"}),
+        event(2, email="known@buyer.test", lead={"title": "CTO"}),
+        event(3, email="new@buyer.test", lead={"country": "Germany"}),
+        event(4, email="new@buyer.test"),
+        event(5, email="known@buyer.test", lead={"company_size": 3_000_000_000}),  # over its 32-bit column
+        event(6, email="known@buyer.test", lead={"first_name": 7}),
+        event(2, email="known@buyer.test", lead={"title": "CTO"}),
+    ]
+    body = post(batch).json()
+    assert body["accepted"] + body["duplicates"] + len(body["errors"]) == len(batch)
+    assert (body["accepted"], body["duplicates"]) == (2, 1)
+    errors = {e["index"]: e["error"] for e in body["errors"]}
+    assert sorted(errors) == [0, 2, 4, 5]
+    assert "whole number" in errors[0] and "two-letter" in errors[2] and "2,147,483,647" in errors[4]
+    assert "text" in errors[5]
+    assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-2", "evt-4"}
+    known = Lead.objects.get(email="known@buyer.test")
+    assert known.title == "CTO" and known.company is None
+    assert Lead.objects.get(email="new@buyer.test").company.country == ""
+
+
+# The lengths of the columns the attributes are stored in (leads_lead, leads_company).
+COLUMN_LENGTHS = {
+    "first_name": 100,
+    "last_name": 100,
+    "title": 150,
+    "phone": 40,
+    "company_name": 200,
+    "company_domain": 200,
+    "industry": 100,
+}
+
+
+def _text(length: int) -> str:
+    return "a" * (length - len(".example")) + ".example"
+
+
+@pytest.mark.parametrize("attribute", sorted(COLUMN_LENGTHS))
+def test_an_attribute_longer_than_its_column_is_reported_and_the_rest_of_the_batch_stored(post, org, attribute):
+    """On PostgreSQL the database itself refuses longer values: a refusal there would roll back
+    and lose the whole batch."""
+    LeadFactory(organization=org, email="known@buyer.test")
+    limit = COLUMN_LENGTHS[attribute]
+    batch = [
+        event(1, email="known@buyer.test", lead={attribute: _text(limit)}),
+        event(2, email="known@buyer.test", lead={attribute: _text(limit + 1)}),
+        event(3, email="new@buyer.test", lead={attribute: _text(limit + 1)}),
+        event(4, email="new@buyer.test"),
+    ]
+    response = post(batch)
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["accepted"], body["duplicates"], [e["index"] for e in body["errors"]]) == (2, 0, [1, 2])
+    assert all(f"the limit is {limit}." in e["error"] for e in body["errors"])
+    assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-1", "evt-4"}
+    known = Lead.objects.select_related("company").get(email="known@buyer.test")
+    on_company = {"company_domain": "domain", "industry": "industry"}
+    if attribute in on_company:
+        assert getattr(known.company, on_company[attribute]) == _text(limit)
+    else:
+        assert getattr(known, attribute) == _text(limit)
+
+
+def test_an_events_company_attribute_describes_the_company_the_lead_has(post, org):
+    fay = lead_create(
+        org=org, data=LeadInput(email="fay@fay-mail.example", company_domain="globex.example"), rule="test"
+    )
+    eve = lead_create(org=org, data=LeadInput(email="eve@gmail.com", company_domain="acme.example"), rule="test")
+    post([event(1, email=fay.email, lead={"industry": "Retail"}), event(2, email=eve.email, lead={"country": "de"})])
+    fay.refresh_from_db()
+    eve.refresh_from_db()
+    assert (fay.company.domain, fay.company.industry) == ("globex.example", "Retail")
+    assert (eve.company.domain, eve.company.country) == ("acme.example", "DE")
+
+
+# --- Campaign touches: first and latest by when they happened -----------------------------
+
+
+def utm(campaign) -> dict:
+    return {"utm_source": campaign.utm_source, "utm_medium": campaign.utm_medium, "utm_campaign": campaign.utm_campaign}
+
+
+def campaign(org, name: str):
+    return CampaignFactory(organization=org, name=name, utm_source=name.lower(), utm_medium="cpc", utm_campaign="q4")
+
+
+def days_ago(days: float) -> str:
+    return (timezone.now() - timedelta(days=days)).isoformat()
+
+
+def test_a_visitors_campaign_before_it_identified_is_its_first_touch(post, org):
+    ads, webinar = campaign(org, "Search ads"), campaign(org, "Webinar")
+    post([event(1, email="", anonymous_id="anon-3", occurred_at=days_ago(3), properties=utm(ads))])
+    post([event(2, type="form_submit", anonymous_id="anon-3", properties=utm(webinar))])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, webinar)
+
+
+def test_a_known_leads_earlier_first_touch_stays_when_a_visitor_identifies(post, org):
+    fair, ads, webinar = campaign(org, "Fair"), campaign(org, "Search ads"), campaign(org, "Webinar")
+    post([event(1, occurred_at=days_ago(10), properties=utm(fair))])
+    post([event(2, email="", anonymous_id="anon-3", occurred_at=days_ago(3), properties=utm(ads))])
+    post([event(3, type="form_submit", anonymous_id="anon-3", occurred_at=days_ago(4), properties=utm(webinar))])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (fair, ads)
+
+
+def test_first_and_latest_touch_follow_when_events_happened_not_the_order_they_came_in(post, org):
+    fair, ads, newsletter, webinar = (campaign(org, n) for n in ("Fair", "Search ads", "Newsletter", "Webinar"))
+    body = post(
+        [
+            event(1, occurred_at=days_ago(0), properties=utm(webinar)),
+            event(2, occurred_at=days_ago(3), properties=utm(ads)),
+            event(3, occurred_at=days_ago(1), properties=utm(newsletter)),
+        ]
+    ).json()
+    assert body["accepted"] == 3
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, webinar)
+    # Late arrivals: an earlier touch becomes the first; one before the latest leaves it.
+    post(
+        [
+            event(4, occurred_at=days_ago(5), properties=utm(fair)),
+            event(5, occurred_at=days_ago(2), properties=utm(ads)),
+        ]
+    )
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (fair, webinar)
+
+
+def test_the_campaign_a_lead_was_created_with_is_replaced_only_by_an_earlier_touch(post, org):
+    trade_show, ads = campaign(org, "Trade show"), campaign(org, "Search ads")
+    created = timezone.now() - timedelta(days=1)
+    lead = lead_create(org=org, data=LeadInput(email="ann@buyer.test", campaign=trade_show), rule="test", now=created)
+    post([event(1, properties=utm(ads))])  # after the lead came in
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (trade_show, ads)
+    post([event(2, occurred_at=days_ago(2), properties=utm(ads))])  # before it (delivered late)
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
+
+
+def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):
+    """Stored events with campaigns and visitors identified, with campaigns of their own."""
+    linkedin = CampaignFactory(organization=org, utm_source="linkedin")
+    for i in range(5):
+        LeadFactory(organization=org, email=f"known{i}@buyer.test")
+    counts = []
+    for size, start in ((10, 0), (1000, 1000)):
+        anonymous = [
+            event(i, email="", anonymous_id=f"v-{i % 5}", properties=utm(linkedin)) for i in range(start, start + 7, 7)
+        ]
+        events_ingest(org=org, payload={"events": anonymous})
+        with CaptureQueriesContext(connection) as queries:
+            body = events_ingest(org=org, payload={"events": _batch(size, start=start + 1)}).as_dict()
+        assert body == {"accepted": size, "duplicates": 0, "errors": []}
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert ActivityEvent.objects.filter(lead=None).count() == 0
 
 
 # --- Set-based ingestion and scoring ----------------------------------------------------

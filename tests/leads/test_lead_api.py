@@ -305,6 +305,7 @@ def test_create_without_a_scoring_model_looks_for_one_once(api, org, marketer):
         ({"seniority": "boss"}, "seniority"),
         ({"country": "Germany"}, "country"),
         ({"company_size": 0}, "company_size"),
+        ({"company_size": 3_000_000_000}, "company_size"),  # more than its 32-bit column holds
         ({"buyer_stage": "ready"}, "buyer_stage"),
         ({"first_name": "x" * 101}, "first_name"),
         ({"owner": 999_999}, "owner"),
@@ -395,6 +396,63 @@ def test_patch_changes_only_what_is_sent(api, org, rep):
     assert body["title"] == "VP Marketing" and body["owner"]["id"] == rep.pk
     assert body["first_name"] == "Ann" and body["company"]["country"] == "GB" and body["lifecycle_stage"] == "lead"
     assert body["updated_at"] > body["created_at"]
+
+
+@pytest.fixture
+def company_fit(org):
+    """A scoring model and a persona that read the company's country and industry."""
+    ScoringModel.objects.create(
+        organization=org,
+        version=1,
+        status="active",
+        fit_rules=[
+            {"attribute": "country", "operator": "in", "value": ["DE"], "points": 15},
+            {"attribute": "industry", "operator": "equals", "value": "Retail", "points": 20},
+        ],
+    )
+    return PersonaFactory(organization=org, name="Retail Rita", industries=["Retail"], countries=["DE"])
+
+
+@pytest.mark.parametrize(
+    ("email", "domain"),
+    [("eve@gmail.com", "acme.example"), ("fay@fay-mail.example", "globex.example")],
+    ids=["free-mail", "email-domain-differs"],
+)
+@pytest.mark.parametrize(
+    ("change", "attribute", "value", "fit"),
+    [({"country": "de"}, "country", "DE", 15), ({"industry": "Retail"}, "industry", "Retail", 20)],
+    ids=["country", "industry"],
+)
+def test_patching_one_company_attribute_changes_the_leads_company(
+    api, org, rep, company_fit, email, domain, change, attribute, value, fit
+):
+    lead = make(org, email, company_domain=domain, company_name="Acme", industry="Software", country="GB")
+    company = lead.company
+    assert company.domain == domain and lead.fit_score == 0 and lead.persona is None
+
+    response = api(rep).patch(url(lead), change, format="json")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["company"]["id"], body["company"]["domain"], body["company"][attribute]) == (company.pk, domain, value)
+    assert (body["fit_score"], body["persona"]["id"]) == (fit, company_fit.pk)
+    assert Company.objects.count() == 1  # no company made from the email's domain
+
+
+def test_patching_a_company_domain_moves_the_lead_and_a_name_alone_does_not(api, org, rep):
+    lead = make(org, "fay@fay-mail.example", company_domain="globex.example", company_name="Globex")
+    client = api(rep)
+
+    body = client.patch(url(lead), {"company_name": "Globex Corp", "country": "DE"}, format="json").json()
+    assert (body["company"]["domain"], body["company"]["country"], body["company_name"]) == (
+        "globex.example",
+        "DE",
+        "Globex Corp",
+    )
+
+    body = client.patch(url(lead), {"company_domain": "initech.example", "industry": "Retail"}, format="json").json()
+    assert (body["company"]["domain"], body["company"]["industry"]) == ("initech.example", "Retail")
+    assert Company.objects.get(domain="globex.example").industry == ""
 
 
 def test_patch_cannot_change_the_stage(api, org, rep):

@@ -238,6 +238,19 @@ def test_create_edit_and_move_from_the_pages(login, org, marketer):
     assert StageChange.objects.filter(lead=lead, to_stage="disqualified", actor=marketer).exists()
 
 
+def test_a_company_size_too_large_for_its_column_is_a_form_error(login, org, marketer):
+    client = login(marketer)
+    data = {"email": "new@firm.test", "company_size": "3000000000"}
+    response = client.post(reverse("leads:lead_create"), data)
+    assert response.status_code == 200
+    assert "from 1 to 2,147,483,647" in " ".join(response.context["form"].errors["company_size"])
+    assert not Lead.objects.exists()
+    lead = lead_create(org=org, data=LeadInput(email="new@firm.test", company_size=20), rule="test")
+    response = client.post(reverse("leads:lead_edit", args=[lead.pk]), data)
+    assert response.status_code == 200 and response.context["form"].errors["company_size"]
+    assert Lead.objects.get().company.size == 20
+
+
 def test_lead_page_explains_the_score_even_after_a_rescore(login, org, marketer):
     from leads.models import ScoringModel
     from leads.rescoring import rescore_organization
