@@ -92,6 +92,7 @@ from leads.scoring import fit_points
 from leads.services import (
     LeadInput,
     _apply,
+    _names_another_company,
     _validate,
     active_scoring_model,
     company_domain_for,
@@ -1109,6 +1110,7 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
     created_at_line: dict[str, int] = {}
     updates: list[tuple[int, Row]] = []
     company_rows: list[Row] = []  # in file order: a company's last non-empty values win
+    current = _current_companies(existing.values()) if ctx.mode == Mode.UPDATE and existing else {}
     for row in rows:
         lead_id = existing.get(row.email)
         original = created_at_line.get(row.email) if lead_id is None else own.get(lead_id)
@@ -1124,7 +1126,7 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
             company_rows.append(row)
         elif ctx.mode == Mode.UPDATE:
             updates.append((lead_id, row))
-            if _names_company(row.data):
+            if _finds_company(row.data, current.get(lead_id)):
                 company_rows.append(row)
         else:
             counts.skipped += 1
@@ -1239,15 +1241,26 @@ def _update(ctx: Context, updates: list[tuple[int, Row]], companies: dict[int, F
     leads = Lead.objects.select_related("company", "score", "score_explanation_row").in_bulk(
         [lead_id for lead_id, _ in updates]
     )
-    facts = {pk: _facts_of(lead.company) for pk, lead in leads.items()}
+    shared = {lead.company_id: _facts_of(lead.company) for lead in leads.values() if lead.company_id}
+    facts = {pk: shared.get(lead.company_id) for pk, lead in leads.items()}
+    before = {pk: _state(lead, facts[pk], lead.fit_score) for pk, lead in leads.items()}
     fits = {pk: lead.fit_score for pk, lead in leads.items()}
-    before = {pk: _state(lead, facts[pk], fits[pk]) for pk, lead in leads.items()}
+    described: dict[int, Facts] = {}  # companies whose industry, size or country rows changed
     for lead_id, row in updates:
         lead = leads[lead_id]
         _apply(lead, row.data)
-        if _names_company(row.data):
-            facts[lead_id] = company = companies.get(row.line)
+        if row.line in companies:  # the row named another company, or the lead had none (_finds_company)
+            facts[lead_id] = company = companies[row.line]
             lead.company_id = company.pk if company else None
+        elif facts[lead_id] is not None and _fold(facts[lead_id], [row]):
+            described[facts[lead_id].pk] = facts[lead_id]  # its company as it is, described
+    if described:
+        Company.objects.bulk_update(
+            [Company(pk=f.pk, industry=f.industry, size=f.size, country=f.country) for f in described.values()],
+            ["industry", "size", "country"],
+        )
+    # Leads sharing a described company see it as described (their fit reads it).
+    facts = {pk: described.get(f.pk, f) if f is not None else None for pk, f in facts.items()}
     changed, explanations = [], []
     for pk, lead in leads.items():
         lead.persona_id, fits[pk], why = _fit(
@@ -1289,6 +1302,23 @@ def _state(lead: Lead, company: Facts | None, fit: int) -> tuple:
         lead.persona_id,
         fit,
     )
+
+
+def _current_companies(lead_ids: Iterable[int]) -> dict[int, Company | None]:
+    """Each lead's company as far as ``_finds_company`` needs it (its domain and name)."""
+    rows = Lead.objects.filter(pk__in=list(lead_ids)).values_list(
+        "pk", "company_id", "company__domain", "company__name"
+    )
+    return {pk: Company(pk=cid, domain=domain, name=name) if cid else None for pk, cid, domain, name in rows}
+
+
+def _finds_company(data: LeadInput, company: Company | None) -> bool:
+    """Whether an update row finds the lead's company anew, as ``lead_update`` does: the row names
+    another company, or the lead has none and the row says anything of one. Otherwise the row's
+    industry, size or country describe the lead's company as it is (``_update``)."""
+    if company is None:
+        return _names_company(data)
+    return _names_another_company(data, company)
 
 
 def _names_company(data: LeadInput) -> bool:

@@ -404,6 +404,39 @@ def test_a_company_named_by_new_and_updated_leads_takes_their_values_in_file_ord
     assert (company.size, company.industry) == (200, "Software")  # the last non-empty value of each
 
 
+def test_an_update_row_describing_a_company_keeps_the_leads_company(org, do_import):
+    """As lead_update: industry, size or country describe the lead's company as it is; only a
+    domain (or, for a company known by name alone, another name) finds another one."""
+    from leads.services import LeadInput, lead_create
+
+    acme_lead = lead_create(
+        org=org, rule="t", data=LeadInput(email="eve@gmail.com", company_name="Acme", company_domain="acme.example")
+    )
+    globex_lead = lead_create(
+        org=org,
+        rule="t",
+        data=LeadInput(email="fay@fay-mail.example", company_name="Globex", company_domain="globex.example"),
+    )
+    mover = lead_create(
+        org=org, rule="t", data=LeadInput(email="max@initech.example", company_domain="initech.example")
+    )
+    rows = [
+        ["Email", "Country", "Industry", "Website"],
+        ["eve@gmail.com", "Germany", "", ""],
+        ["fay@fay-mail.example", "", "Retail", ""],
+        ["max@initech.example", "", "", "umbrella.example"],
+    ]
+    job = do_import(csv_bytes(rows), mode=Mode.UPDATE)
+
+    assert (job.result["updated"], job.result["errors"]) == (3, 0)
+    leads = {lead.email: lead for lead in Lead.objects.select_related("company")}
+    assert (leads["eve@gmail.com"].company_id, leads["eve@gmail.com"].company.country) == (acme_lead.company_id, "DE")
+    fay = leads["fay@fay-mail.example"]
+    assert (fay.company_id, fay.company.industry) == (globex_lead.company_id, "Retail")
+    assert leads["max@initech.example"].company.domain == "umbrella.example" != mover.company.domain
+    assert not Company.objects.filter(organization=org, domain="fay-mail.example").exists()
+
+
 def test_imported_leads_are_matched_to_a_persona_and_fit_scored(org, do_import):
     persona = PersonaFactory(
         organization=org, name="Marketing Mary", industries=["Software"], title_keywords=["marketing"]
