@@ -284,10 +284,13 @@ def lead_score_save(lead: Lead, *, created: bool) -> None:
 
 
 class _Candidate(NamedTuple):
-    """A lead of the batch that may qualify: its total before the batch, and the batch's latest
-    fast-lane event (type, occurred at) if any."""
+    """A lead of the batch that may qualify: its engagement just before the batch (decayed to
+    now), what each of the batch's events added to it (occurred at, decayed points), the points
+    the batch earned, and its latest fast-lane event (type, occurred at) if any."""
 
-    before: int
+    engagement_before: float
+    gains: list[tuple[datetime, float]]
+    earned: int
     fast_lane: tuple[str, datetime] | None
 
 
@@ -298,20 +301,27 @@ def _qualifying_rule(
 
     ``since``: when a lead in a ``RECYCLED`` stage entered it (None when not known: any time).
     """
-    passes = lead.total_score >= model.mql_threshold and lead.fit_score >= model.mql_min_fit
+    threshold = model.mql_threshold
+    if lead.fit_score < model.mql_min_fit and not candidate.fast_lane:
+        return None
     if stage in RECYCLED:
-        if candidate.fast_lane and (since is None or candidate.fast_lane[1] > since):
+        since = since or RECYCLED_SINCE_UNKNOWN
+        if candidate.fast_lane and candidate.fast_lane[1] > since:
             return f"fast lane: {candidate.fast_lane[0]}"
-        if passes and candidate.before < model.mql_threshold:
-            return f"score {lead.total_score} ≥ {model.mql_threshold}"
+        # Across the threshold by what it did since it entered nurture (events that happened
+        # before, delivered late, don't count), from where its score had decayed to.
+        before = _total(lead.fit_score, candidate.engagement_before)
+        after = _total(lead.fit_score, candidate.engagement_before + sum(g for at, g in candidate.gains if at > since))
+        if lead.fit_score >= model.mql_min_fit and before < threshold <= after:
+            return f"score {lead.total_score} ≥ {threshold}"
         return None
     if stage not in QUALIFIABLE:
         return None
     if candidate.fast_lane:
         return f"fast lane: {candidate.fast_lane[0]}"
-    # A batch that lowers the score (an unsubscribe) never qualifies.
-    if passes and lead.total_score >= candidate.before:
-        return f"score {lead.total_score} ≥ {model.mql_threshold}"
+    # A batch whose events take points away (an unsubscribe) never qualifies.
+    if lead.total_score >= threshold and candidate.earned >= 0:
+        return f"score {lead.total_score} ≥ {threshold}"
     return None
 
 
@@ -447,8 +457,8 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
     for lead_id, lead_events in by_lead.items():
         lead = leads[lead_id]
         previous = lead.engagement_scored_at or now
-        engagement = decay(lead.engagement_score, (now - previous).total_seconds() / 86400, hl)
-        earned, fast_lane = 0, None
+        engagement = engagement_before = decay(lead.engagement_score, (now - previous).total_seconds() / 86400, hl)
+        earned, fast_lane, gains = 0, None, []
         for event in lead_events:
             index = rule_of[event.pk]
             points = int(model.engagement_rules[index]["points"]) if index is not None else 0
@@ -459,7 +469,9 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
                 if cap_counts[key] > cap:
                     points = 0  # over the cap for this period: stored, counted, earns nothing
             points_by_event.append((event.pk, points))
-            engagement += decay(points, (now - event.occurred_at).total_seconds() / 86400, hl)
+            gain = decay(points, (now - event.occurred_at).total_seconds() / 86400, hl)
+            engagement += gain
+            gains.append((event.occurred_at, gain))
             earned += points
             if event.event_type in model.fast_lane_event_types:
                 fast_lane = (event.event_type, event.occurred_at)  # events are in time order: the latest
@@ -481,7 +493,7 @@ def _score_org(org_id: int, events: list[_Event], now: datetime) -> int:
                 )
             )
         if fast_lane or (lead.total_score >= model.mql_threshold and lead.fit_score >= model.mql_min_fit):
-            candidates[lead_id] = _Candidate(before, fast_lane)
+            candidates[lead_id] = _Candidate(engagement_before, gains, earned, fast_lane)
     qualify = {}
     if candidates:  # their stages read only now: few leads of a batch get here
         stages = dict(Lead.objects.filter(pk__in=list(candidates)).values_list("pk", "lifecycle_stage"))

@@ -560,3 +560,42 @@ def test_a_batch_that_lowers_a_score_never_qualifies(post, org, model):
     post([event(2)])
     lead.refresh_from_db()
     assert lead.lifecycle_stage == "mql"
+
+
+def _stored_score(lead, engagement: float, days_ago: float) -> None:
+    """The lead's score row as scoring left it ``days_ago`` (its engagement decays from there)."""
+    lead.score.engagement, lead.score.total = engagement, lead.fit_score + round(engagement)
+    lead.score.engagement_scored_at = timezone.now() - timedelta(days=days_ago)
+    lead.score.save()
+
+
+def test_a_returned_lead_whose_old_score_decayed_qualifies_again_when_new_activity_crosses(
+    post, org, model, sales, rep
+):
+    from leads.services import lead_transition
+
+    lead = LeadFactory(organization=org, email="ann@buyer.test")
+    _stored_score(lead, 80, days_ago=60)  # 80 two half-lives ago: 20 now
+    lead_transition(lead=lead, to="nurture", actor=rep, reason="Not ready", now=timezone.now() - timedelta(days=50))
+    post([event(1, properties={"url": "/pricing"}), event(2, properties={"url": "/pricing"})])
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == "mql" and lead.total_score == lead.fit_score + 80
+
+
+def test_events_from_before_a_return_delivered_late_do_not_send_it_back(post, org, model, rep):
+    from leads.services import lead_transition
+
+    lead = LeadFactory(organization=org, email="ann@buyer.test")
+    lead_transition(lead=lead, to="nurture", actor=rep, reason="Not ready", now=timezone.now() - timedelta(days=1))
+    two_days_ago = (timezone.now() - timedelta(days=2)).isoformat()
+    post([event(i, properties={"url": "/pricing"}, occurred_at=two_days_ago) for i in range(2)])
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == "nurture" and lead.total_score >= 50
+
+
+def test_a_lead_over_the_threshold_after_decay_qualifies_on_its_next_event(post, org, model):
+    lead = LeadFactory(organization=org, email="ann@buyer.test")
+    _stored_score(lead, 120, days_ago=30)  # 60 now: still over 50, under what was stored
+    post([event(1)])
+    lead.refresh_from_db()
+    assert lead.lifecycle_stage == "mql" and lead.total_score == lead.fit_score + 65
