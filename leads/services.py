@@ -535,15 +535,22 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
 
     def flush() -> int:
         from leads.handoffs import handoffs_create_bulk
-        from leads.scoring import QUALIFIABLE
 
         with transaction.atomic():
-            # Locked and re-read: only the leads that really move get history and a handoff.
-            ids = set(
+            # Locked, then read again through the same rules: a lead a person moved meanwhile (a
+            # rep returned it to nurture) is judged, and its history written, as it is now.
+            ids = list(
                 Lead.objects.select_for_update()
-                .filter(pk__in=[pk for pk, _, _ in batch], lifecycle_stage__in=QUALIFIABLE)
+                .filter(pk__in=[pk for pk, _, _ in batch])
+                .order_by("pk")
                 .values_list("pk", flat=True)
             )
+            rows = list(
+                qualifying_leads(org=org, model=model)
+                .filter(pk__in=ids)
+                .values_list("pk", "lifecycle_stage", "score__total")
+            )
+            ids = {pk for pk, _, _ in rows}
             moved = Lead.objects.filter(pk__in=ids).update(lifecycle_stage=Lead.Stage.MQL, updated_at=now)
             StageChange.objects.bulk_create(
                 stage_change_row(
@@ -558,8 +565,7 @@ def leads_qualify_bulk(*, org: Organization, model: ScoringModel, now: datetime 
                     definitions=definitions,
                     model=model,
                 )
-                for pk, stage, total in batch
-                if pk in ids
+                for pk, stage, total in rows
             )
             handoffs_create_bulk(org=org, lead_ids=ids, now=now, scoring_model=model, definitions=definitions)
         return moved

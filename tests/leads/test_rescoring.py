@@ -329,3 +329,36 @@ def test_one_lead_rescored_counts_the_events_moved_onto_it_and_qualifies_it(org,
     assert (a.total_score, a.lifecycle_stage) == (90, "mql")
     assert StageChange.objects.get(lead=a, to_stage="mql").rule == "scoring v1: rescore"
     assert Lead.objects.get(pk=b.pk).total_score == b.total_score  # the others untouched
+
+
+def test_a_lead_returned_while_the_rescore_runs_stays_returned(org, people, rep, monkeypatch):
+    """The rescore lists its candidates, then moves them in locked batches: a lead a rep returned
+    in between is judged as it is when locked, not as it was listed."""
+    from leads import services
+
+    a = people[0]  # 84 points: a candidate under the model
+    real = services.qualifying_leads
+    calls = []
+
+    class ListedThenReturned:
+        """The candidates as listed; the rep returns ``a`` right after."""
+
+        def __init__(self, queryset):
+            self.queryset = queryset
+
+        def values_list(self, *fields):
+            rows = list(self.queryset.values_list(*fields))
+            services.lead_transition(lead=a, to="nurture", actor=rep, reason="Not ready")
+            return type("Rows", (), {"iterator": lambda self, chunk_size: iter(rows)})()
+
+    def listed_then_returned(**kwargs):
+        calls.append(kwargs)
+        queryset = real(**kwargs)
+        return ListedThenReturned(queryset) if len(calls) == 1 else queryset
+
+    monkeypatch.setattr(services, "qualifying_leads", listed_then_returned)
+    result = rescore_organization(model=make_model(org, status="active"), now=timezone.now())
+
+    a.refresh_from_db()
+    assert a.lifecycle_stage == "nurture" and not StageChange.objects.filter(lead=a, to_stage="mql").exists()
+    assert result["qualified"] == 1  # c, by its demo request
