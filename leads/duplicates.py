@@ -14,8 +14,9 @@ A merge keeps the older lead, moves the other's rows onto it (``MOVED_RELATIONS`
 kept lead's empty attributes from the other, records a ``LeadMerge`` with everything needed to
 undo it, and deletes the other. The kept lead is then rescored from all its events, the moved
 ones included, under the active scoring model (``leads.rescoring.rescore_lead``: incremental
-scoring only adds new events, so it would never count them), and qualifies if the person's
-activity together passes the model. Undo puts the dropped lead's score row back from the
+scoring only adds new events, so it would never count them); over the threshold, the person
+qualifies with their next scored event (qualifying in the merge would open a handoff its undo
+could not take back). Undo puts the dropped lead's score row back from the
 snapshot and rescores both leads from the events each has again.
 
 The lifecycle stage (``_stage_after_merge``): a handoff must stay acceptable, and accepting
@@ -116,6 +117,7 @@ FILLED_FIELDS = (
     "owner",
     "first_campaign",
     "latest_campaign",
+    "partner",
 )
 _SNAPSHOT_FIELDS = [f for f in Lead._meta.concrete_fields if not f.generated]
 MAX_GROUP = 10  # members of one group shown (and paired) in the queue
@@ -376,7 +378,9 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
         merged_at=now,
     )
     drop.delete()  # nothing of the person's cascades: their rows were moved above
-    rescore_lead(lead=keep, now=now)
+    # Rescored, not qualified here: a move to MQL would open a handoff the merge's undo could not
+    # take back. Over the threshold, the person qualifies with their next scored event.
+    rescore_lead(lead=keep, now=now, qualify=False)
     return merge
 
 
@@ -463,7 +467,7 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*restored, "phone_key", "updated_at"])
     for lead in (keep, dropped):  # each with its own events again
-        rescore_lead(lead=lead, now=now)
+        rescore_lead(lead=lead, now=now, qualify=False)
     merge.undone_at, merge.undone_by = now, actor
     merge.save(update_fields=["undone_at", "undone_by"])
     return dropped

@@ -267,9 +267,10 @@ def _rescore_chunk(model: ScoringModel, low: int, high: int, now: datetime) -> t
     return in_chunk, updated
 
 
-def rescore_lead(*, lead: Lead, now: datetime | None = None) -> None:
+def rescore_lead(*, lead: Lead, now: datetime | None = None, qualify: bool = True) -> None:
     """Recompute one lead's fit and engagement from all its events under its organisation's active
-    model, and qualify it as a full rescore would (``qualifying_leads``, through lead_transition).
+    model, and (``qualify``) qualify it as a full rescore would (``qualifying_leads``, through
+    lead_transition).
 
     Incremental scoring only adds a batch's new events to the stored engagement: when events move
     onto a lead from elsewhere (a merge, or its undo) they were scored for the other lead, and
@@ -283,7 +284,7 @@ def rescore_lead(*, lead: Lead, now: datetime | None = None) -> None:
         return
     model.organization = lead.organization
     _rescore_chunk(model, lead.pk, lead.pk + 1, now)
-    if qualifying_leads(org=lead.organization, model=model).filter(pk=lead.pk).exists():
+    if qualify and qualifying_leads(org=lead.organization, model=model).filter(pk=lead.pk).exists():
         lead_transition(lead=lead, to=Lead.Stage.MQL, rule=f"scoring v{model.version}: rescore", now=now)
 
 

@@ -495,19 +495,27 @@ def test_a_merge_rescores_the_kept_lead_with_the_moved_events_and_undo_rescores_
     assert older.total_score == 7
 
 
-def test_a_merge_qualifies_a_person_whose_activity_together_passes_the_model(org, manager, sales):
+def test_a_merged_person_whose_activity_together_passes_qualifies_with_their_next_event(org, manager, sales):
+    from leads.models import ScoringModel
+    from leads.scoring import score_events
+
     older = _scored(org, make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10), points=25)
     newer = _scored(org, make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace"), points=30)
-    from leads.models import ScoringModel
-
     ScoringModel.objects.filter(organization=org).update(mql_threshold=50)
     assert (older.lifecycle_stage, newer.lifecycle_stage) == ("lead", "lead")
 
-    leads_merge(keep=older, drop=newer, actor=manager)
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    older.refresh_from_db()
+    assert (older.total_score, older.lifecycle_stage) == (55, "lead")  # no handoff the undo can't take back
+    restored = leads_merge_undo(merge=merge, actor=manager)
+    assert Lead.objects.get(pk=restored.pk).total_score == 30
+    merge = leads_merge(keep=older, drop=Lead.objects.get(pk=restored.pk), actor=manager)
+
+    score_events(event_ids=[event(older, "next", properties={"url": "/blog"}).pk])
 
     older.refresh_from_db()
     assert (older.total_score, older.lifecycle_stage) == (55, "mql")
-    assert older.stage_changes.get(to_stage="mql").rule == "scoring v1: rescore"
     assert older.handoffs.filter(status="pending").count() == 1
 
 
@@ -525,3 +533,18 @@ def test_undo_of_a_merge_recorded_before_scores_had_their_own_table(org, manager
 
     assert (restored.fit_score, restored.engagement_score, restored.total_score) == (12, 8.4, 20)
     assert restored.score_explanation == {"fit": [{"rule": "old", "points": 12}]}
+
+
+def test_a_merge_keeps_the_partner_of_either_record_and_undo_gives_it_back(org, manager):
+    from leads.models import Partner
+
+    reseller = Partner.objects.create(organization=org, name="Northwind Resellers")
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace")
+    Lead.objects.filter(pk=newer.pk).update(partner=reseller)
+
+    merge = leads_merge(keep=older, drop=Lead.objects.get(pk=newer.pk), actor=manager)
+    assert Lead.objects.get(pk=older.pk).partner == reseller
+
+    restored = leads_merge_undo(merge=merge, actor=manager)
+    assert Lead.objects.get(pk=older.pk).partner is None and Lead.objects.get(pk=restored.pk).partner == reseller
