@@ -269,10 +269,12 @@ def _store(
     inserted = _events_insert(org, rows, now)
     result.accepted = len(inserted)
     result.duplicates += len(rows) - len(inserted)
-    # Campaign touches: of the leads given a stored event with a campaign, and of those whose
-    # earlier anonymous events (campaigns included) just became theirs.
-    touched = {lead_id for e, lead_id, campaign_id in rows if campaign_id and lead_id and e.client_id in inserted}
-    _campaigns_touch(org, touched | stitched)
+    # Campaign touches: the stored events with a campaign, and the anonymous ones with a campaign
+    # that just became an identified visitor's lead's.
+    for e, lead_id, campaign_id in rows:
+        if campaign_id and lead_id and e.client_id in inserted:
+            stitched.setdefault(lead_id, []).append((e.occurred_at, campaign_id))
+    _campaigns_touch(stitched)
     transaction.on_commit(lambda: enqueue_scoring(org.pk))
 
 
@@ -318,13 +320,14 @@ def _leads_create_or_update(
 
 def _visitors_for(
     org: Organization, events: list[_Valid], lead_ids: dict[str, int], now: datetime
-) -> tuple[dict[str, int | None], set[int]]:
-    """Anonymous id -> lead id (None while unidentified), and the leads that identified here. An
-    event with both an email and an anonymous id identifies the visitor: its earlier anonymous
-    events become the lead's."""
+) -> tuple[dict[str, int | None], dict[int, list[tuple[datetime, int]]]]:
+    """Anonymous id -> lead id (None while unidentified), and the campaign touches (occurred at,
+    campaign) of the anonymous events that became a lead's here, by lead. An event with both an
+    email and an anonymous id identifies the visitor: its earlier anonymous events become the
+    lead's."""
     ids = {e.anonymous_id for e in events if e.anonymous_id}
     if not ids:
-        return {}, set()
+        return {}, {}
     known = dict(Visitor.objects.for_org(org).filter(anonymous_id__in=ids).values_list("anonymous_id", "lead_id"))
     Visitor.objects.bulk_create(
         [Visitor(organization=org, anonymous_id=i, first_seen_at=now) for i in ids - set(known)],
@@ -333,7 +336,13 @@ def _visitors_for(
     identified = {
         e.anonymous_id: lead_ids[e.email] for e in events if e.anonymous_id and e.email and e.email in lead_ids
     }
+    touches: dict[int, list[tuple[datetime, int]]] = {}
     if identified:
+        # The anonymous events about to become the leads' (event_anonymous_idx), those with a campaign.
+        for anonymous_id, campaign_id, occurred_at in ActivityEvent.objects.filter(
+            organization=org, lead=None, anonymous_id__in=list(identified), campaign__isnull=False
+        ).values_list("anonymous_id", "campaign_id", "occurred_at"):
+            touches.setdefault(identified[anonymous_id], []).append((occurred_at, campaign_id))
         at = connection.ops.adapt_datetimefield_value(now)
         rows = sorted(identified.items())
         update_from_values(
@@ -355,7 +364,7 @@ def _visitors_for(
             params=(org.pk,),
         )
         known.update(identified)
-    return {i: known.get(i) for i in ids}, set(identified.values())
+    return {i: known.get(i) for i in ids}, touches
 
 
 # The PostgreSQL types of the inserted columns, in _events_insert's order.
@@ -399,56 +408,53 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
         return {client_id for (client_id,) in cursor.fetchall()}
 
 
-# Each lead's earliest and latest event with a campaign, by when it happened (not when it was
-# received: events arrive late and out of order, and a visitor's come before it identifies).
-_TOUCHES = """
-    SELECT DISTINCT lead_id,
-        FIRST_VALUE(campaign_id) OVER (PARTITION BY lead_id ORDER BY occurred_at, id) AS first_id,
-        MIN(occurred_at) OVER (PARTITION BY lead_id) AS first_at,
-        FIRST_VALUE(campaign_id) OVER (PARTITION BY lead_id ORDER BY occurred_at DESC, id DESC) AS latest_id,
-        MAX(occurred_at) OVER (PARTITION BY lead_id) AS latest_at
-    FROM leads_activityevent
-    WHERE organization_id = %s AND lead_id {leads} AND campaign_id IS NOT NULL
-"""
-# A campaign the lead already has counts as touched at its own events' time, or, without any
-# (set with the lead from a page, the API or an import), when the lead was created. The first
-# touch is replaced only by an earlier one, the latest only by a later one.
-_TOUCH_UPDATE = """
-    UPDATE leads_lead SET
-        first_campaign_id = CASE
-            WHEN leads_lead.first_campaign_id IS NULL OR leads_lead.first_campaign_id = t.first_id THEN t.first_id
-            WHEN t.first_at < COALESCE(
-                (SELECT MIN(e.occurred_at) FROM leads_activityevent e
-                 WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.first_campaign_id),
-                leads_lead.created_at
-            ) THEN t.first_id
-            ELSE leads_lead.first_campaign_id END,
-        latest_campaign_id = CASE
-            WHEN leads_lead.latest_campaign_id IS NULL OR leads_lead.latest_campaign_id = t.latest_id THEN t.latest_id
-            WHEN t.latest_at >= COALESCE(
-                (SELECT MAX(e.occurred_at) FROM leads_activityevent e
-                 WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.latest_campaign_id),
-                leads_lead.created_at
-            ) THEN t.latest_id
-            ELSE leads_lead.latest_campaign_id END
-    FROM t WHERE leads_lead.id = t.lead_id
+# A lead's first campaign is replaced only by an earlier touch, its latest only by a later one.
+# When its current one touched it: that campaign's earliest (latest) event of the lead, found by
+# event_lead_occurred_idx from the oldest (newest) end, or, without any (a campaign set from a
+# page, the API or an import), the lead's creation.
+_TOUCH_ASSIGNMENTS = """
+    first_campaign_id = CASE
+        WHEN leads_lead.first_campaign_id IS NULL OR leads_lead.first_campaign_id = v.first_id THEN v.first_id
+        WHEN v.first_at < COALESCE(
+            (SELECT MIN(e.occurred_at) FROM leads_activityevent e
+             WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.first_campaign_id),
+            leads_lead.created_at
+        ) THEN v.first_id
+        ELSE leads_lead.first_campaign_id END,
+    latest_campaign_id = CASE
+        WHEN leads_lead.latest_campaign_id IS NULL OR leads_lead.latest_campaign_id = v.latest_id THEN v.latest_id
+        WHEN v.latest_at >= COALESCE(
+            (SELECT MAX(e.occurred_at) FROM leads_activityevent e
+             WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.latest_campaign_id),
+            leads_lead.created_at
+        ) THEN v.latest_id
+        ELSE leads_lead.latest_campaign_id END
 """
 
 
-def _campaigns_touch(org: Organization, lead_ids: set[int]) -> None:
-    """Set the first and latest campaign of ``lead_ids`` from their stored events, by
-    ``occurred_at``: two statements whatever the number of leads and events."""
-    if not lead_ids:
+def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
+    """Set leads' first and latest campaign from the campaign events (occurred at, campaign) they
+    got in this batch, by when they happened: events arrive late and out of order, and a
+    visitor's come before it identifies. Two statements whatever the number of leads; no lead's
+    event history is read, only its current campaigns' first or last event."""
+    if not touches:
         return
-    ids = sorted(lead_ids)
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = []
+    for lead_id, seen in sorted(touches.items()):
+        (first_at, first_id), (latest_at, latest_id) = min(seen), max(seen)
+        rows.append((lead_id, first_id, adapt(first_at), latest_id, adapt(latest_at)))
     # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
+    ids = [row[0] for row in rows]
     list(Lead.objects.filter(pk__in=ids).select_for_update(no_key=True).order_by("pk").values_list("pk"))
-    if connection.vendor == "postgresql":
-        leads, params = "= ANY(%s::bigint[])", [org.pk, pg_array(ids)]
-    else:
-        leads, params = f"IN ({', '.join(['%s'] * len(ids))})", [org.pk, *ids]
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH t AS ({_TOUCHES.format(leads=leads)}) {_TOUCH_UPDATE}", params)
+    update_from_values(
+        table="leads_lead",
+        columns=("id", "first_id", "first_at", "latest_id", "latest_at"),
+        rows=rows,
+        kinds=(None, None, "timestamptz", None, "timestamptz"),
+        pg_types=("bigint", "bigint", "timestamptz", "bigint", "timestamptz"),
+        assignments=_TOUCH_ASSIGNMENTS,
+    )
 
 
 # Set while a scoring run of the organisation is queued and not yet started: the requests

@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
 from leads.ingestion import events_ingest
-from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange
+from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange, Visitor
 from leads.scoring import lead_explain, score_events
 from leads.services import LeadInput, lead_create
 from leads.tasks import sweep_unscored_events
@@ -363,26 +363,30 @@ def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):
         LeadFactory(organization=org, email=f"known{i}@buyer.test")
     counts = []
     for size, start in ((10, 0), (1000, 1000)):
+        visitor = f"v{start}-"  # new visitors each round, each with a campaign-tagged visit to stitch
         anonymous = [
-            event(i, email="", anonymous_id=f"v-{i % 5}", properties=utm(linkedin)) for i in range(start, start + 7, 7)
+            event(i, email="", anonymous_id=f"{visitor}{i % 5}", properties=utm(linkedin))
+            for i in range(start, start + 5)
         ]
         events_ingest(org=org, payload={"events": anonymous})
         with CaptureQueriesContext(connection) as queries:
-            body = events_ingest(org=org, payload={"events": _batch(size, start=start + 1)}).as_dict()
+            body = events_ingest(org=org, payload={"events": _batch(size, start=start + 5, visitor=visitor)}).as_dict()
         assert body == {"accepted": size, "duplicates": 0, "errors": []}
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    assert ActivityEvent.objects.filter(lead=None).count() == 0
+    identified = list(Visitor.objects.exclude(lead=None).values_list("anonymous_id", flat=True))
+    assert {i.split("-")[0] for i in identified} == {"v0", "v1000"}  # stitching happened in both rounds
+    assert not ActivityEvent.objects.filter(lead=None, anonymous_id__in=identified).exists()
 
 
 # --- Set-based ingestion and scoring ----------------------------------------------------
 
 
-def _batch(size: int, *, start: int = 0, leads: int = 5) -> list[dict]:
+def _batch(size: int, *, start: int = 0, leads: int = 5, visitor: str = "v-") -> list[dict]:
     """``size`` events about ``leads`` known leads, some identifying visitors, some with UTM values."""
     events = []
     for i in range(start, start + size):
-        extra = {"anonymous_id": f"v-{i % leads}"} if i % 7 == 0 else {}
+        extra = {"anonymous_id": f"{visitor}{i % leads}"} if i % 7 == 0 else {}
         properties = {"url": "/pricing", "utm_source": "linkedin"} if i % 3 == 0 else {"url": "/blog"}
         events.append(event(i, email=f"known{i % leads}@buyer.test", properties=properties, **extra))
     return events
