@@ -10,12 +10,16 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ["email", "first_name", "last_name", "company_name"]
     list_select_related = ["organization"]
     show_full_result_count = False
-    # The stage changes only through leads.services.lead_transition, which records the stage
-    # history (funnel, velocity, SLA figures) and starts handoffs: shown here, moved on the lead page.
-    readonly_fields = ["lifecycle_stage"]
 
+    # View only. A lead is created by lead_create (its score row and first stage change go in
+    # with it), changed by lead_update (the checks, its company, persona and fit score again) and
+    # moved by lead_transition (stage history, handoffs); its organisation, company, owner,
+    # campaigns and partner are another tenant's rows for all a form here would check. Deleting
+    # stays (the ORM's cascade takes its rows with it).
     def has_add_permission(self, request) -> bool:
-        # A lead is created by lead_create (its score row and first stage change go in with it).
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -69,3 +73,6 @@ class HandoffAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # an MQL would be left without its handoff; its SLA figures without it

@@ -66,6 +66,9 @@ class DefinitionVersionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # stage changes and handoffs cite the version they were made under
+
 
 @admin.register(ContentAsset)
 class ContentAssetAdmin(admin.ModelAdmin):

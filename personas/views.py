@@ -38,7 +38,12 @@ PAGE_SIZE = 25
 def persona_list(request: HttpRequest) -> HttpResponse:
     show_archived = request.GET.get("archived") == "1"
     personas = selectors.persona_list(org=request.org, include_archived=show_archived)
-    return render(request, "personas/persona_list.html", {"personas": personas, "show_archived": show_archived})
+    context = {
+        "personas": personas,
+        "show_archived": show_archived,
+        "show_content": can(request.membership, "content.view"),  # not partners: content is staff's
+    }
+    return render(request, "personas/persona_list.html", context)
 
 
 @org_required(permission="personas.edit")

@@ -90,6 +90,9 @@ def test_a_partner_reads_a_persona_without_its_content_or_sales_requests(login, 
     assert response.status_code == 200 and "Ops Oliver" in body
     assert "Internal ROI workbook" not in body and 'data-testid="persona-content"' not in body
     assert "Globex asks" not in body and 'data-testid="persona-requests"' not in body
+    listing = reverse("personas:persona_list")
+    assert "1 content asset" in login(marketer).get(listing).content.decode()
+    assert "content asset" not in login(partner_user).get(listing).content.decode()
 
 
 def test_persona_list_queries_are_constant(login, org, marketer, django_assert_max_num_queries):
