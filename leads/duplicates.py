@@ -57,6 +57,7 @@ from leads.models import (
     Handoff,
     Lead,
     LeadDuplicateDismissal,
+    LeadEmailAlias,
     LeadMerge,
     LeadScore,
     LeadScoreExplanation,
@@ -85,6 +86,7 @@ MOVED_RELATIONS: list[tuple[type[models.Model], str]] = [
     (Touch, "lead"),
     (Opportunity, "lead"),
     (LeadMerge, "kept"),  # earlier merges into the dropped lead stay undoable
+    (LeadEmailAlias, "lead"),  # addresses of records merged into the dropped lead earlier
 ]
 # Relations to Lead deliberately not moved, with the reason (a test checks every relation is
 # in one list or the other, so a new one is not silently cascaded away by a merge).
@@ -378,6 +380,10 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
         merged_at=now,
     )
     drop.delete()  # nothing of the person's cascades: their rows were moved above
+    # The dropped address stays the person's: events, forms, imports and new leads with it find
+    # the kept lead instead of making the duplicate again (until undo).
+    LeadEmailAlias.objects.create(organization_id=keep.organization_id, email=drop.email, lead=keep, merge=merge)
+    Organization.objects.filter(pk=keep.organization_id, has_email_aliases=False).update(has_email_aliases=True)
     # Rescored, not qualified here: a move to MQL would open a handoff the merge's undo could not
     # take back. Over the threshold, the person qualifies with their next scored event.
     rescore_lead(lead=keep, now=now, qualify=False)
@@ -446,6 +452,7 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     if Lead.objects.filter(pk=merge.dropped_lead_id).exists():
         raise Conflict("The dropped lead's id is in use again; the merge can't be undone.")
     _check_handoff_and_stage_unchanged(merge, keep)
+    merge.aliases.all().delete()  # the dropped address is its own lead's again
     dropped = Lead(**{f.attname: _restored_value(f, merge.snapshot.get(f.attname)) for f in _SNAPSHOT_FIELDS})
     dropped.save(force_insert=True)
     _restore_score(dropped, merge.snapshot)

@@ -95,6 +95,7 @@ from leads.services import (
     _names_another_company,
     _validate,
     active_scoring_model,
+    alias_lead_ids,
     company_domain_for,
     lead_attributes,
 )
@@ -1058,9 +1059,14 @@ def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     if connection.vendor == "postgresql":
-        return dict(_probe(Lead, "id", "organization_id = %s AND upper(email) = upper(k.key)", [org.pk], emails))
-    leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
-    return dict(leads.values_list("email_ci", "pk"))
+        found = dict(_probe(Lead, "id", "organization_id = %s AND upper(email) = upper(k.key)", [org.pk], emails))
+    else:
+        leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
+        found = dict(leads.values_list("email_ci", "pk"))
+    # Another address of a lead (a record merged into it) is that lead: read only if there are any.
+    if org.has_email_aliases and len(found) < len(emails):
+        found |= alias_lead_ids(org, set(emails) - found.keys())
+    return found
 
 
 def _own_lines(ctx: Context, lead_ids: Iterable[int]) -> dict[int, int]:

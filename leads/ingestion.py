@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError
 
 from leads.bulk_sql import pg_array, update_from_values
 from leads.models import ActivityEvent, Lead, Visitor
-from leads.services import LeadInput, _validate, lead_create, lead_update
+from leads.services import LeadInput, _validate, alias_lead_ids, lead_create, lead_update
 from smarketing.accounts.models import Organization
 from smarketing.errors import DomainError
 
@@ -288,7 +288,9 @@ def _known_lead_ids(org: Organization, emails: set[str]) -> dict[str, int]:
         .filter(email_key__in=[e.upper() for e in emails])
         .values_list("email", "pk")
     )
-    return {email.lower(): pk for email, pk in found}
+    known = {email.lower(): pk for email, pk in found}
+    # Another address of a lead (a record merged into it) is that lead, not a new one.
+    return known | alias_lead_ids(org, emails - known.keys())
 
 
 def _leads_create_or_update(

@@ -641,6 +641,28 @@ def phone_key_for(phone: str) -> str:
     return digits[-9:] if len(digits) >= 7 else ""
 
 
+class LeadEmailAlias(models.Model):
+    """Another address of a lead's person: the email of a record merged into it. Events, web
+    forms, imports and new leads with that address find this lead rather than make the duplicate
+    again; undoing the merge removes it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    email = models.EmailField()
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="email_aliases")
+    merge = models.ForeignKey("leads.LeadMerge", on_delete=models.CASCADE, related_name="aliases")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        # UPPER, like the lead's own: one address is one person, whichever table holds it.
+        constraints = [models.UniqueConstraint(Upper("email"), "organization", name="lead_alias_email_ci_unique")]
+        verbose_name_plural = "lead email aliases"
+
+    def __str__(self) -> str:
+        return self.email
+
+
 class LeadMerge(models.Model):
     """Two records of one person made one: the older lead kept, the other's rows moved onto it.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import QuerySet, Value
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from leads.models import (
@@ -19,6 +21,7 @@ from leads.models import (
     Company,
     Handoff,
     Lead,
+    LeadEmailAlias,
     LeadScore,
     ScoringModel,
     Seniority,
@@ -92,6 +95,22 @@ _insert_lead = PreparedInsertChain(Lead, LeadScore, StageChange)
 
 def active_scoring_model(org: Organization) -> ScoringModel | None:
     return next(iter(_active_scoring_model(org=org)), None)
+
+
+def alias_lead_ids(org: Organization, emails: Iterable[str]) -> dict[str, int]:
+    """Lead id by lower-case email, for those of ``emails`` that are another address of a lead
+    (``LeadEmailAlias``: a record merged into it). Nothing is read while the organisation has none."""
+    keys = {email.upper() for email in emails}
+    if not keys or not org.has_email_aliases:
+        return {}
+    found = LeadEmailAlias.objects.for_org(org).alias(key=Upper("email")).filter(key__in=keys)
+    return {email.lower(): lead_id for email, lead_id in found.values_list("email", "lead_id")}
+
+
+def _refuse_an_alias(org: Organization, email: str, *, lead: Lead | None = None) -> None:
+    other = alias_lead_ids(org, [email]).get(email)
+    if other is not None and (lead is None or other != lead.pk):
+        raise Conflict(f"{email} is another address of lead {other} (a record merged into it).", field="email")
 
 
 def stage_move_refusal(from_stage: str, to: str) -> str | None:
@@ -417,6 +436,7 @@ def lead_create(
     if stage not in NEW_LEAD_STAGES:
         raise InvalidInput("A new lead starts as a subscriber or a lead.", field="lifecycle_stage")
     email = data.email.strip().lower()
+    _refuse_an_alias(org, email)
     try:
         return _lead_insert(org=org, data=data, email=email, actor=actor, rule=rule, stage=stage, now=now)
     except IntegrityError:
@@ -479,6 +499,7 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
         email = data.email.strip().lower()
         if Lead.objects.for_org(lead.organization).filter(email__iexact=email).exclude(pk=lead.pk).exists():
             raise Conflict(f"{email} is already another lead.", field="email")
+        _refuse_an_alias(lead.organization, email, lead=lead)
         lead.email = email
     _apply(lead, data)
     # The company changes only when the input names another one; industry, size or country

@@ -187,6 +187,10 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
         "messaging": _messaging(lead),
         "transition_form": transition_form,
         "can_edit": can(request.membership, "leads.edit"),
+        # Addresses of records merged into this one (read only once the organisation has any).
+        "other_emails": list(lead.email_aliases.values_list("email", flat=True))
+        if request.org.has_email_aliases
+        else [],
         **duplicate_views.lead_page_context(request.membership, lead),
         **sales,
         **deal_views.lead_page_context(request.membership, lead, lead_touches=touches, handoffs=sales["handoffs"]),

@@ -86,6 +86,9 @@ class Organization(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     # Origins (scheme://host[:port]) whose pages may post embedded web forms and tracking events.
     allowed_origins = models.JSONField(default=list, blank=True)
+    # Whether any lead has another address (leads.LeadEmailAlias, made by a merge): until then a
+    # new lead's email is not looked up among them (creating leads is a hot path).
+    has_email_aliases = models.BooleanField(default=False, editable=False)
     content_request_turnaround_days = models.PositiveSmallIntegerField(
         default=10, help_text="Business days marketing has to deliver a content request."
     )

@@ -548,3 +548,77 @@ def test_a_merge_keeps_the_partner_of_either_record_and_undo_gives_it_back(org, 
 
     restored = leads_merge_undo(merge=merge, actor=manager)
     assert Lead.objects.get(pk=older.pk).partner is None and Lead.objects.get(pk=restored.pk).partner == reseller
+
+
+# --- The dropped address stays the person's -------------------------------------------------
+
+
+@pytest.fixture
+def merged(org, manager):
+    """ada@initech.test kept; a.lovelace@initech.test merged into her."""
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace")
+    return older, leads_merge(keep=older, drop=newer, actor=manager)
+
+
+def test_after_a_merge_the_dropped_address_finds_the_kept_lead_everywhere(
+    org, merged, api, marketer, login, api_key_client, django_capture_on_commit_callbacks
+):
+    from tests.leads.test_imports import run_import
+
+    kept, _ = merged
+    with django_capture_on_commit_callbacks(execute=True):
+        body = {"events": [{"id": "x1", "type": "page_view", "occurred_at": timezone.now().isoformat(),
+                            "email": "A.Lovelace@initech.test"}]}  # fmt: skip
+        assert api_key_client.post("/api/v1/events", body, format="json").json()["accepted"] == 1
+    assert ActivityEvent.objects.get(client_event_id="x1").lead_id == kept.pk
+
+    response = api(marketer).post("/api/v1/leads", {"email": "a.lovelace@initech.test"}, format="json")
+    assert response.status_code == 409 and f"lead {kept.pk}" in response.json()["detail"]
+
+    job = run_import(
+        org, marketer, b"Email,Job Title\na.lovelace@initech.test,CTO\n", mode="update",
+        capture=django_capture_on_commit_callbacks,
+    )  # fmt: skip
+    assert (job.result["created"], job.result["updated"]) == (0, 1)
+    assert Lead.objects.get(pk=kept.pk).title == "CTO" and Lead.objects.count() == 1
+
+    page = login(marketer).get(reverse("leads:lead_detail", args=[kept.pk])).content.decode()
+    assert "Also a.lovelace@initech.test (merged records)" in page
+
+
+def test_undo_gives_the_address_back_to_its_own_lead(org, merged, manager):
+    from leads.services import alias_lead_ids
+
+    _, merge = merged
+    restored = leads_merge_undo(merge=merge, actor=manager)
+    org.refresh_from_db()
+    assert alias_lead_ids(org, ["a.lovelace@initech.test"]) == {}
+    assert lead_create(org=org, data=LeadInput(email="someone@else.test"), rule="t")  # no alias in the way
+    with pytest.raises(Conflict):
+        lead_create(org=org, data=LeadInput(email="a.lovelace@initech.test"), rule="t")  # it is a lead again
+    assert Lead.objects.get(pk=restored.pk).email == "a.lovelace@initech.test"
+
+
+def test_addresses_merged_earlier_go_with_their_lead_and_come_back_on_undo(org, merged, manager):
+    from leads.services import alias_lead_ids
+
+    kept, _ = merged  # ada, holding a.lovelace@
+    oldest = make(org, "lovelace@initech.test", first_name="Ada", last_name="Lovelace", days_ago=20)
+    again = leads_merge(keep=oldest, drop=kept, actor=manager)
+    org.refresh_from_db()
+    assert alias_lead_ids(org, ["ada@initech.test", "a.lovelace@initech.test"]) == {
+        "ada@initech.test": oldest.pk,
+        "a.lovelace@initech.test": oldest.pk,
+    }
+    leads_merge_undo(merge=again, actor=manager)
+    assert alias_lead_ids(org, ["ada@initech.test", "a.lovelace@initech.test"]) == {"a.lovelace@initech.test": kept.pk}
+
+
+def test_an_email_change_to_another_leads_address_is_refused(org, merged):
+    from leads.services import lead_update
+
+    other = make(org, "bob@initech.test")
+    org.refresh_from_db()
+    with pytest.raises(Conflict, match="another address of lead"):
+        lead_update(lead=Lead.objects.get(pk=other.pk), data=LeadInput(email="a.lovelace@initech.test"))
