@@ -24,6 +24,11 @@ scored (gunicorn and Celery with their workers, the PostgreSQL backends of this 
 this load generator), per 1,000 events. A warm-up (a few small batches, scored) comes first
 so start-up is not counted. Everything runs on this machine (the load generator shares its
 two cores); bench/README.md has the results.
+
+``--utm 0.3`` sends three events in ten with the UTM values of one of four campaigns (campaign
+touches); ``--identify 0.02`` gives two in a hundred the anonymous id of one of 50,000 visitors
+seen before, each with three anonymous UTM-tagged page views waiting to become the lead's
+(stitching, and the first touch from those earlier visits).
 """
 
 from __future__ import annotations
@@ -128,9 +133,24 @@ def main() -> int:
         action="store_true",
         help="seed the leads without their event and stage history (the events table starts empty)",
     )
+    parser.add_argument(
+        "--utm",
+        type=float,
+        default=0,
+        help="share of events carrying the UTM values of one of four campaigns (campaign touches), e.g. 0.3",
+    )
+    parser.add_argument(
+        "--identify",
+        type=float,
+        default=0,
+        help="share of events carrying the anonymous id of a visitor seen before, with three anonymous "
+        "UTM-tagged page views waiting (stitching), e.g. 0.02",
+    )
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    if not (0 <= args.utm <= 1 and 0 <= args.identify <= 1):
+        parser.error("--utm and --identify are shares between 0 and 1")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
     try:
         url = database_url()
@@ -150,7 +170,7 @@ def main() -> int:
             database_drop()
 
 
-def _prepare(args) -> tuple[str, list[str]]:
+def _prepare(args) -> tuple[str, list[str], tuple[list[dict], list[str]]]:
     from django.db import connection
 
     from leads.models import Lead
@@ -175,7 +195,58 @@ def _prepare(args) -> tuple[str, list[str]]:
     scoring_model_ensure_default(org=org)
     _, key = api_key_create(organization=org, name="bench")
     emails = list(Lead.objects.for_org(org).values_list("email", flat=True)[: args.leads])
-    return key, emails
+    return key, emails, _campaigns_and_visitors(org, args)
+
+
+VISITORS = 50_000  # with --identify: visitors seen before, each with three anonymous UTM-tagged page views
+
+
+def _campaigns_and_visitors(org, args) -> tuple[list[dict], list[str]]:
+    """With ``--utm`` or ``--identify``: four campaigns with UTM values (their properties, to send)
+    and, with ``--identify``, visitors not identified yet whose earlier page views carry them."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from leads.models import ActivityEvent, Campaign, Visitor
+
+    if not (args.utm or args.identify):
+        return [], []
+    utms = []
+    for n, channel in enumerate(["paid_search", "paid_social", "email", "webinar"]):
+        values = {"utm_source": f"bench-{channel}", "utm_medium": "cpc", "utm_campaign": f"bench-{n}"}
+        Campaign.objects.get_or_create(
+            organization=org,
+            name=f"Bench {channel}",
+            defaults={"channel": channel, **values},
+        )
+        utms.append(values)
+    if not args.identify:
+        return utms, []
+    visitors = [f"bench-visitor-{i}" for i in range(VISITORS)]
+    if not Visitor.objects.for_org(org).filter(anonymous_id=visitors[0]).exists():
+        now = timezone.now()
+        Visitor.objects.bulk_create(
+            [Visitor(organization=org, anonymous_id=v, first_seen_at=now) for v in visitors], batch_size=10_000
+        )
+        events = (
+            ActivityEvent(
+                organization=org,
+                anonymous_id=v,
+                client_event_id=f"{v}-{k}",
+                event_type="page_view",
+                occurred_at=now - timedelta(days=k + 1 + i % 20),
+                received_at=now - timedelta(days=k + 1),
+                properties={"url": "https://bench.example/", **utms[(i + k) % len(utms)]},
+            )
+            for i, v in enumerate(visitors)
+            for k in range(3)
+        )
+        ActivityEvent.objects.bulk_create(events, batch_size=10_000)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE leads_activityevent, leads_visitor")
+    return utms, visitors
 
 
 def _celery_start(db_url: str, redis_url: str, concurrency: int) -> subprocess.Popen:
@@ -213,7 +284,7 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
 
     from leads.models import ActivityEvent
 
-    key, emails = _prepare(args)
+    key, emails, (utms, visitors) = _prepare(args)
     port = free_port()
     # REDIS_URL is in the environment (setup_django): gunicorn enqueues, the worker scores.
     processes.append(gunicorn_start(workers=args.workers, port=port, db_url=db_url))
@@ -248,6 +319,13 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                  "email": rng.choice(emails), "properties": {"url": "https://bench.example/pricing"}}
                 for _ in range(args.batch)
             ]  # fmt: skip
+            for event in events:
+                if utms and rng.random() < args.utm:
+                    event["properties"] = {**event["properties"], **rng.choice(utms)}
+                if visitors and rng.random() < args.identify:
+                    with lock:  # each visitor identifies once
+                        if visitors:
+                            event["anonymous_id"] = visitors.pop()
             try:
                 sent_at = time.monotonic()
                 conn.request("POST", "/api/v1/events", body=json.dumps({"events": events}), headers=headers)
