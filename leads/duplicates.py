@@ -351,6 +351,7 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
         if before in ("", None) and after not in ("", None):
             setattr(keep, attname, after)
             filled[attname] = {"before": before, "after": after}
+    filled |= _campaign_touches(keep, drop)
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*filled, "phone_key", "updated_at"])
     if to_stage is not None:
@@ -388,6 +389,36 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     # take back. Over the threshold, the person qualifies with their next scored event.
     rescore_lead(lead=keep, now=now, qualify=False)
     return merge
+
+
+def _campaign_touches(keep: Lead, drop: Lead) -> dict[str, dict]:
+    """The person's first touch is the earlier of the two records' first campaigns, the latest the
+    later of their latest (as ingestion keeps them): each campaign counted when it touched its
+    record, its earliest (latest) event (all on the kept lead by now), else the record's creation.
+    Sets them on ``keep``; returns what changed, as ``filled`` records it for undo."""
+    changed = {}
+    for attname, earliest in (("first_campaign_id", True), ("latest_campaign_id", False)):
+        mine, theirs = getattr(keep, attname), getattr(drop, attname)
+        if mine is None or theirs is None or mine == theirs:
+            continue  # none to compare (an empty one was filled above)
+        mine_at = _touched_at(keep.pk, mine, keep.created_at, earliest=earliest)
+        theirs_at = _touched_at(keep.pk, theirs, drop.created_at, earliest=earliest)
+        if (theirs_at < mine_at) if earliest else (theirs_at > mine_at):
+            setattr(keep, attname, theirs)
+            changed[attname] = {"before": mine, "after": theirs}
+    return changed
+
+
+def _touched_at(lead_id: int, campaign_id: int, fallback: datetime, *, earliest: bool) -> datetime:
+    from django.db.models import Min
+
+    # The lead's own events (event_lead_occurred_idx), not the campaign's: ``+ 0`` keeps the
+    # planner off the campaign's index (see leads.ingestion._TOUCH_ASSIGNMENTS).
+    events = ActivityEvent.objects.filter(lead_id=lead_id).alias(campaign_key=F("campaign_id") + 0)
+    at = events.filter(campaign_key=campaign_id).aggregate(at=Min("occurred_at") if earliest else Max("occurred_at"))[
+        "at"
+    ]
+    return at or fallback
 
 
 def _stage_after_merge(keep: Lead, drop: Lead, *, handoff_on: int | None) -> str | None:

@@ -411,15 +411,17 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
 
 
 # A lead's first campaign is replaced only by an earlier touch, its latest only by a later one.
-# When its current one touched it: that campaign's earliest (latest) event of the lead, found by
-# event_lead_occurred_idx from the oldest (newest) end, or, without any (a campaign set from a
-# page, the API or an import), the lead's creation.
+# When its current one touched it: that campaign's earliest (latest) event of the lead, read
+# through event_lead_occurred_idx (the lead's own events), or, without any (a campaign set from a
+# page, the API or an import), the lead's creation. ``campaign_id + 0`` keeps PostgreSQL off the
+# campaign's own index, which it took on its estimates and then filtered every event of the
+# campaign for the lead: 31 ms a lead at 13,000 events a campaign, 0.5 ms this way (bench/README).
 _TOUCH_ASSIGNMENTS = """
     first_campaign_id = CASE
         WHEN leads_lead.first_campaign_id IS NULL OR leads_lead.first_campaign_id = v.first_id THEN v.first_id
         WHEN v.first_at < COALESCE(
             (SELECT MIN(e.occurred_at) FROM leads_activityevent e
-             WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.first_campaign_id),
+             WHERE e.lead_id = leads_lead.id AND e.campaign_id + 0 = leads_lead.first_campaign_id),
             leads_lead.created_at
         ) THEN v.first_id
         ELSE leads_lead.first_campaign_id END,
@@ -427,7 +429,7 @@ _TOUCH_ASSIGNMENTS = """
         WHEN leads_lead.latest_campaign_id IS NULL OR leads_lead.latest_campaign_id = v.latest_id THEN v.latest_id
         WHEN v.latest_at >= COALESCE(
             (SELECT MAX(e.occurred_at) FROM leads_activityevent e
-             WHERE e.lead_id = leads_lead.id AND e.campaign_id = leads_lead.latest_campaign_id),
+             WHERE e.lead_id = leads_lead.id AND e.campaign_id + 0 = leads_lead.latest_campaign_id),
             leads_lead.created_at
         ) THEN v.latest_id
         ELSE leads_lead.latest_campaign_id END

@@ -622,3 +622,21 @@ def test_an_email_change_to_another_leads_address_is_refused(org, merged):
     org.refresh_from_db()
     with pytest.raises(Conflict, match="another address of lead"):
         lead_update(lead=Lead.objects.get(pk=other.pk), data=LeadInput(email="a.lovelace@initech.test"))
+
+
+def test_a_merge_keeps_the_persons_earliest_first_touch_and_latest_touch(org, manager):
+    webinar, ads, newsletter = (CampaignFactory(organization=org, name=n) for n in ("Webinar", "Ads", "Newsletter"))
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10, campaign=webinar)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace", days_ago=5, campaign=ads)
+    # The newer record's ad click happened before the older record was made; its latest touch is older.
+    ad_click = event(newer, "ad", campaign=ads)
+    ActivityEvent.objects.filter(pk=ad_click.pk).update(occurred_at=timezone.now() - timedelta(days=30))
+    Lead.objects.filter(pk=older.pk).update(latest_campaign=newsletter)
+
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+
+    kept = Lead.objects.get(pk=older.pk)
+    assert (kept.first_campaign, kept.latest_campaign) == (ads, newsletter)
+    leads_merge_undo(merge=merge, actor=manager)
+    kept.refresh_from_db()
+    assert (kept.first_campaign, kept.latest_campaign) == (webinar, newsletter)
