@@ -340,11 +340,15 @@ def _visitors_for(
     }
     touches: dict[int, list[tuple[datetime, int]]] = {}
     if identified:
-        # The anonymous events about to become the leads' (event_anonymous_idx), those with a campaign.
+        # The anonymous events about to become the leads', by event_anonymous_idx: a visitor's few.
+        # Those with a campaign are picked here, not in SQL: asked for `campaign_id IS NOT NULL`,
+        # PostgreSQL walked the campaign index through every campaign event (25 ms a batch at
+        # 22,000 of them, growing).
         for anonymous_id, campaign_id, occurred_at in ActivityEvent.objects.filter(
-            organization=org, lead=None, anonymous_id__in=list(identified), campaign__isnull=False
+            organization=org, lead=None, anonymous_id__in=list(identified)
         ).values_list("anonymous_id", "campaign_id", "occurred_at"):
-            touches.setdefault(identified[anonymous_id], []).append((occurred_at, campaign_id))
+            if campaign_id is not None:
+                touches.setdefault(identified[anonymous_id], []).append((occurred_at, campaign_id))
         at = connection.ops.adapt_datetimefield_value(now)
         rows = sorted(identified.items())
         update_from_values(
