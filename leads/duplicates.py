@@ -47,7 +47,7 @@ from datetime import datetime
 
 from django.core.paginator import Page, Paginator
 from django.db import models, transaction
-from django.db.models import CharField, Count, F, Max, Q, Value
+from django.db.models import CharField, Count, F, Max, Min, Q, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
@@ -410,8 +410,6 @@ def _campaign_touches(keep: Lead, drop: Lead) -> dict[str, dict]:
 
 
 def _touched_at(lead_id: int, campaign_id: int, fallback: datetime, *, earliest: bool) -> datetime:
-    from django.db.models import Min
-
     # The lead's own events (event_lead_occurred_idx), not the campaign's: ``+ 0`` keeps the
     # planner off the campaign's index (see leads.ingestion._TOUCH_ASSIGNMENTS).
     events = ActivityEvent.objects.filter(lead_id=lead_id).alias(campaign_key=F("campaign_id") + 0)

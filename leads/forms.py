@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from leads.models import BuyerStage, Campaign, Channel, Lead, ReturnReason, Seniority
-from leads.selectors import SORTS, LeadFilters
+from leads.selectors import MAX_ID, SORTS, LeadFilters
 from leads.services import LeadInput
 from personas.models import Persona
 from smarketing.accounts.models import Membership, Organization
@@ -144,9 +144,6 @@ class LeadForm(forms.Form):
 class TransitionForm(forms.Form):
     to = forms.ChoiceField(choices=Lead.Stage.choices, label="Move to")
     reason = forms.CharField(required=False, max_length=1000, widget=forms.TextInput)
-
-
-MAX_ID = 2**63 - 1  # the largest BigAutoField id
 
 
 class BulkForm(forms.Form):

@@ -92,11 +92,11 @@ from leads.scoring import fit_points
 from leads.services import (
     LeadInput,
     _apply,
-    _names_another_company,
     _validate,
     active_scoring_model,
     alias_lead_ids,
     company_domain_for,
+    finds_company_anew,
     lead_attributes,
 )
 from personas.matching import match_persona
@@ -1132,7 +1132,7 @@ def _write(ctx: Context, rows: list[Row]) -> tuple[Counts, list[Problem]]:
             company_rows.append(row)
         elif ctx.mode == Mode.UPDATE:
             updates.append((lead_id, row))
-            if _finds_company(row.data, current.get(lead_id)):
+            if finds_company_anew(row.data, current.get(lead_id)):
                 company_rows.append(row)
         else:
             counts.skipped += 1
@@ -1255,7 +1255,7 @@ def _update(ctx: Context, updates: list[tuple[int, Row]], companies: dict[int, F
     for lead_id, row in updates:
         lead = leads[lead_id]
         _apply(lead, row.data)
-        if row.line in companies:  # the row named another company, or the lead had none (_finds_company)
+        if row.line in companies:  # the row named another company, or the lead had none (finds_company_anew)
             facts[lead_id] = company = companies[row.line]
             lead.company_id = company.pk if company else None
         elif facts[lead_id] is not None and _fold(facts[lead_id], [row]):
@@ -1311,27 +1311,11 @@ def _state(lead: Lead, company: Facts | None, fit: int) -> tuple:
 
 
 def _current_companies(lead_ids: Iterable[int]) -> dict[int, Company | None]:
-    """Each lead's company as far as ``_finds_company`` needs it (its domain and name)."""
+    """Each lead's company as far as ``finds_company_anew`` needs it (its domain and name)."""
     rows = Lead.objects.filter(pk__in=list(lead_ids)).values_list(
         "pk", "company_id", "company__domain", "company__name"
     )
     return {pk: Company(pk=cid, domain=domain, name=name) if cid else None for pk, cid, domain, name in rows}
-
-
-def _finds_company(data: LeadInput, company: Company | None) -> bool:
-    """Whether an update row finds the lead's company anew, as ``lead_update`` does: the row names
-    another company, or the lead has none and the row says anything of one. Otherwise the row's
-    industry, size or country describe the lead's company as it is (``_update``)."""
-    if company is None:
-        return _names_company(data)
-    return _names_another_company(data, company)
-
-
-def _names_company(data: LeadInput) -> bool:
-    """Whether a row says anything about the lead's company (lead update then re-resolves it)."""
-    return any(
-        v is not None for v in (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
-    )
 
 
 def _fit(

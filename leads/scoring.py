@@ -249,18 +249,11 @@ def lead_score_fit(lead: Lead, model: ScoringModel | None) -> None:
 _insert_explanation = PreparedInsert(LeadScoreExplanation)
 
 
-def lead_score_row(lead: Lead) -> LeadScore:
-    """The score row lead_score_fit worked out, ready to insert with a new lead."""
-    score = lead.score
-    score.organization_id = lead.organization_id
-    return score
-
-
 def lead_score_save(lead: Lead, *, created: bool) -> None:
     """Write what lead_score_fit worked out: the explanation when there is something to explain
     (a lead without one reads {}), and the score row unless ``created`` (a new lead's went in
-    with the lead, ``lead_score_row``)."""
-    score, explained = lead_score_row(lead), lead.score_explanation_row
+    with the lead, ``leads.services._insert_lead``)."""
+    score, explained = lead.score, lead.score_explanation_row
     if created:
         if any(explained.explanation.values()):
             _insert_explanation(explained)

@@ -28,7 +28,7 @@ from leads.models import (
     StageChange,
     phone_key_for,
 )
-from leads.scoring import lead_score_row, lead_score_save
+from leads.scoring import lead_score_save
 from personas.matching import LeadAttributes, match_persona
 from personas.models import DefinitionVersion, Persona
 from personas.selectors import definitions_in_force
@@ -198,8 +198,6 @@ def lead_transition(
         raise Conflict("The lead is with sales: accept or return its open handoff instead.")
     if to in REASON_REQUIRED and not reason.strip():
         raise InvalidInput(f"Say why the lead goes to {Lead.Stage(to).label.lower()}.", field="reason")
-    if actor is None and not rule:
-        raise ValueError("A stage change is made by a person (actor) or a named rule.")
     definitions, model = definitions_in_force(org=lead.organization, at=now), active_scoring_model(lead.organization)
     stage_change_row(
         org_id=lead.organization_id,
@@ -372,15 +370,25 @@ def _company_for(org: Organization, data: LeadInput, email: str) -> Company | No
     return company
 
 
-def _names_another_company(data: LeadInput, company: Company | None) -> bool:
-    """Whether ``data`` says which company the lead works for, rather than only what its company
-    is like: a company domain (how companies are recognised), or, for a company known only by
-    its name (no domain: a free-mail lead's), another name. A blank domain says nothing: the
-    lead page sends one for a company without a domain."""
+def finds_company_anew(data: LeadInput, company: Company | None) -> bool:
+    """Whether a change ``data`` to a lead with ``company`` finds its company again (by domain,
+    else name, as a new lead's is found) rather than describing the one it has.
+
+    With a company, only an input that says which company the lead works for does: a company
+    domain (how companies are recognised), or, for a company known only by its name (no domain:
+    a free-mail lead's), another name. A blank domain says nothing: the lead page sends one for
+    a company without a domain. Industry, size or country alone describe the company as it is
+    (never the email's: the two may differ). Without a company, anything said of one finds it.
+    """
+    if company is None:
+        return any(
+            v is not None
+            for v in (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
+        )
     if data.company_domain and data.company_domain.strip():
         return True
     name = data.company_name.strip() if data.company_name else ""
-    return bool(name) and company is not None and not company.domain and name != company.name
+    return bool(name) and not company.domain and name != company.name
 
 
 def lead_attributes(lead: Lead) -> LeadAttributes:
@@ -481,7 +489,7 @@ def _lead_insert(
     )
     change.organization = org
     # The lead, its score row and its first stage change: one statement on PostgreSQL.
-    _insert_lead(lead, lead_score_row(lead), change)
+    _insert_lead(lead, lead.score, change)  # the score row lead_score_fit worked out
     lead_score_save(lead, created=True)
     return lead
 
@@ -502,16 +510,10 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
         _refuse_an_alias(lead.organization, email, lead=lead)
         lead.email = email
     _apply(lead, data)
-    # The company changes only when the input names another one; industry, size or country
-    # alone describe the lead's company as it is (never its email's: the two may differ).
-    if _names_another_company(data, lead.company):
+    if finds_company_anew(data, lead.company):
         lead.company = _company_for(lead.organization, data, lead.email)
     elif lead.company is not None:
         _company_facts_save(lead.company, _company_facts(data))
-    elif any(
-        v is not None for v in (data.company_domain, data.company_name, data.industry, data.company_size, data.country)
-    ):
-        lead.company = _company_for(lead.organization, data, lead.email)  # none yet: as lead_create finds one
     _rematch(lead, active_scoring_model(lead.organization))
     lead.updated_at = now or timezone.now()
     lead.save()
