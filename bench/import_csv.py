@@ -100,6 +100,12 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of this process's children that ended (the import's parser process)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def backend_cpu_s(pid: int) -> float | None:
     """CPU seconds of a PostgreSQL backend so far (the server is on this machine): with the
     Python process's own, what a run costs whatever else the machine does."""
@@ -114,7 +120,9 @@ class BackendsCpu:
     """CPU seconds of every PostgreSQL backend connected to the database during a run (the
     import's writer threads have connections of their own, opened and closed by the run), read
     from ``/proc`` every ``interval`` seconds by a thread: a backend that exits loses at most
-    its last interval. ``sampler_cpu_s`` is the thread's own CPU, taken off the Python figure."""
+    its last interval. ``sampler_cpu_s`` is the thread's own CPU, taken off the Python figure.
+    It also reads the peak RSS of this process's children (``VmHWM``: the import's parser
+    process), ``children_peak_mb``."""
 
     def __init__(self, dbname: str, interval: float = 0.2) -> None:
         self.marker = f" {dbname} ".encode()
@@ -122,19 +130,28 @@ class BackendsCpu:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.sampler_cpu_s = 0.0
+        self.children_peak_mb = 0.0
         self.stop = threading.Event()
 
     def backends(self) -> list[int]:
         pids = []
+        me = str(os.getpid())
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
                 try:
                     cmdline = Path(entry.path, "cmdline").read_bytes()
+                    if Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1] == me:  # ppid
+                        self.child_seen(entry.path)
                 except OSError:
                     continue
                 if cmdline.startswith(b"postgres: ") and self.marker in cmdline:
                     pids.append(int(entry.name))
         return pids
+
+    def child_seen(self, path: str) -> None:
+        for line in Path(path, "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                self.children_peak_mb = max(self.children_peak_mb, int(line.split()[1]) / 1024)
 
     def sample(self) -> None:
         for pid in self.backends():
@@ -337,7 +354,7 @@ def one_job(org, admin, path: Path, args, *, dbname: str, profile: bool = False)
     if args.writers:
         leads.imports.WRITERS = args.writers
     profiler = cProfile.Profile() if profile else None
-    python_cpu0 = time.process_time()
+    python_cpu0 = time.process_time() + children_cpu_s()
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -346,7 +363,8 @@ def one_job(org, admin, path: Path, args, *, dbname: str, profile: bool = False)
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - t0
-    python_cpu = time.process_time() - python_cpu0 - database_cpu.sampler_cpu_s
+    # This process's threads and the parser process (a child, waited for by the run).
+    python_cpu = time.process_time() + children_cpu_s() - python_cpu0 - database_cpu.sampler_cpu_s
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("tottime").print_stats(25)
@@ -361,6 +379,7 @@ def one_job(org, admin, path: Path, args, *, dbname: str, profile: bool = False)
         "db_cpu_s": round(database_cpu.cpu_s, 2),  # every backend of the database
         **job.result,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "parser_peak_rss_mb": round(database_cpu.children_peak_mb, 1),  # 0: parsed in a thread
     }
 
 

@@ -1,0 +1,98 @@
+"""A large file's rows are parsed by a child process (leads.imports._ParserProcess): the import's
+outcome is the same as with the parsing thread, and whatever happens the child is stopped."""
+
+from __future__ import annotations
+
+import pytest
+
+from leads import imports
+from leads.imports import Mode, import_run, import_upload
+from leads.models import Job, Lead, StageChange
+from tests.leads.test_imports import FIXTURES, csv_bytes, errors_csv, upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def processes(monkeypatch) -> list[imports._ParserProcess]:
+    """Every file parsed in a process, and the processes made, to look at afterwards."""
+    made: list[imports._ParserProcess] = []
+
+    class Recorded(imports._ParserProcess):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(imports, "PARSER_PROCESS_MIN_ROWS", 1)
+    monkeypatch.setattr(imports, "_ParserProcess", Recorded)
+    return made
+
+
+def mapped_job(org, actor, content: bytes) -> Job:
+    job = import_upload(org=org, actor=actor, upload=upload("leads.csv", content))
+    job.params |= {"mapping": imports.suggest_mapping(job.params["columns"]), "mode": Mode.SKIP}
+    job.save()
+    return job
+
+
+def test_rows_parsed_in_a_process_import_as_with_the_thread(org, marketer, processes):
+    content = (FIXTURES / "rows_with_problems.csv").read_bytes()
+    content += b"good@acme.example,Again,Twice,Acme,GB,10,CTO\r\n"  # a duplicate of line 2
+    job = import_run(job_id=mapped_job(org, marketer, content).pk, chunk_size=2)
+
+    assert len(processes) == 1 and processes[0].child.returncode == 0
+    assert job.status == Job.Status.DONE
+    assert job.result == {"rows": 6, "created": 2, "updated": 0, "skipped": 0, "duplicates": 1, "errors": 3}
+    assert set(Lead.objects.values_list("email", flat=True)) == {"good@acme.example", "formula@acme.example"}
+    assert Lead.objects.get(email="good@acme.example").title == "Head of\r\nMarketing"
+    by_line = {int(line): (column, error) for line, column, _, error in errors_csv(job)[1:]}
+    assert by_line[4] == ("email", "“not-an-email” is not a valid email address.")
+    assert by_line[7] == ("company_size", "Company size is a number of employees.")
+    assert by_line[9][1] == "Duplicate of line 2; not imported."
+    assert sorted(by_line) == [4, 5, 7, 9]
+
+
+def test_an_error_in_the_parser_process_fails_the_job_with_it_and_keeps_the_chunks_before(
+    org, marketer, processes, monkeypatch
+):
+    content = csv_bytes([["email"], *[[f"l{i}@x.example"] for i in range(10)]])
+    job = mapped_job(org, marketer, content)
+    # The child's parse_row breaks on line 8 (a mock here would not reach the child).
+    breaks = (
+        "import django; django.setup(); from leads import imports; real = imports.parse_row; "
+        "imports.parse_row = lambda cells, plan, line, org: "
+        "real(cells, plan, line, org) if line != 8 else 1 / 0; imports.parser_main()"
+    )
+    monkeypatch.setattr(imports, "_PARSER_COMMAND", breaks)
+
+    job = import_run(job_id=job.pk, chunk_size=3)
+    assert job.status == Job.Status.FAILED and "ZeroDivisionError: division by zero" in job.error
+    assert job.done == 6 and Lead.objects.count() == 6
+    assert processes[0].child.returncode == 0
+
+    monkeypatch.undo()  # the real parser, in the thread: the re-run carries on
+    job = import_run(job_id=job.pk, chunk_size=3)
+    assert job.status == Job.Status.DONE and Lead.objects.count() == 10 and StageChange.objects.count() == 10
+
+
+def test_a_parser_process_that_dies_fails_the_job(org, marketer, processes, monkeypatch):
+    monkeypatch.setattr(imports, "_PARSER_COMMAND", "import sys; sys.exit(3)")
+    job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\n").pk)
+    assert job.status == Job.Status.FAILED
+    assert "ParserStopped: The parser process stopped (exit status 3)" in job.error
+    assert not Lead.objects.exists()
+
+
+def test_the_parser_process_is_stopped_when_the_writing_fails(org, marketer, processes, monkeypatch):
+    content = csv_bytes([["email"], *[[f"l{i}@x.example"] for i in range(50)]])
+    job = mapped_job(org, marketer, content)
+
+    def fails(ctx, rows):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(imports, "_write", fails)
+    job = import_run(job_id=job.pk, chunk_size=2)
+    assert job.status == Job.Status.FAILED and "database gone" in job.error
+    # Stopped and waited for: it was still parsing when the writer failed.
+    assert processes[0].child.returncode is not None
+    assert not processes[0].feeder.is_alive()
