@@ -905,7 +905,11 @@ def _parsed_chunks(ctx: Context, chunk_size: int) -> Iterator[Iterator[Parsed]]:
     with ExitStack() as stack:  # closed last: the reader has stopped using the file or the child
         parser = None
         if (ctx.job.total or 0) >= PARSER_PROCESS_MIN_ROWS:
-            parser = stack.enter_context(_ParserProcess(ctx.job, parsing, chunk_size))
+            try:
+                parser = stack.enter_context(_ParserProcess(ctx.job, parsing, chunk_size))
+            except OSError:  # no process to be had (a limit, no executable): a thread parses
+                logger.warning("Import job %s: the parser process did not start; parsing in a thread.", ctx.job.pk)
+        if parser is not None:
             source = parser.chunks()
         else:
             records = stack.enter_context(_records(ctx.job))

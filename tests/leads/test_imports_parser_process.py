@@ -96,3 +96,13 @@ def test_the_parser_process_is_stopped_when_the_writing_fails(org, marketer, pro
     # Stopped and waited for: it was still parsing when the writer failed.
     assert processes[0].child.returncode is not None
     assert not processes[0].feeder.is_alive()
+
+
+def test_without_a_parser_process_a_thread_parses(org, marketer, processes, monkeypatch, caplog):
+    def cannot_start(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(imports.subprocess, "Popen", cannot_start)
+    job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\nb@x.example\n").pk)
+    assert job.status == Job.Status.DONE and job.result["created"] == 2
+    assert not processes and "parsing in a thread" in caplog.text
