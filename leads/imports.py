@@ -65,6 +65,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
@@ -904,10 +905,10 @@ def _parsed_chunks(ctx: Context, chunk_size: int) -> Iterator[Iterator[Parsed]]:
 
     with ExitStack() as stack:  # closed last: the reader has stopped using the file or the child
         parser = None
-        if (ctx.job.total or 0) >= PARSER_PROCESS_MIN_ROWS:
+        if (ctx.job.total or 0) >= PARSER_PROCESS_MIN_ROWS and settings.SETTINGS_MODULE:
             try:
                 parser = stack.enter_context(_ParserProcess(ctx.job, parsing, chunk_size))
-            except OSError:  # no process to be had (a limit, no executable): a thread parses
+            except (OSError, RuntimeError):  # no process or thread to be had (a limit): a thread parses
                 logger.warning("Import job %s: the parser process did not start; parsing in a thread.", ctx.job.pk)
         if parser is not None:
             source = parser.chunks()
@@ -963,18 +964,25 @@ def _parse_chunk(parsing: Parsing, records: list[Record]) -> Parsed:
 #
 # A child interpreter (``subprocess``, not ``multiprocessing``: a Celery worker's pool processes
 # are daemons, which multiprocessing does not let have children). It reads the file's bytes on
-# its standard input, after a frame saying how to parse them, and writes frames on its
-# standard output: each chunk parsed, then None, or the exception that stopped it. A frame is
-# a pickle after its length. The file comes through this process, not from storage in the
-# child: the child has the settings module but not this process's overrides (tests, a
-# storage configured at run time).
+# its standard input, after a frame saying how to parse them, and writes frames to this process
+# on what was its standard output (its own standard output goes to standard error before
+# anything is imported, so nothing printed can get in between): each chunk parsed, then None,
+# or the exception that stopped it. A frame is a marker, a length and a pickle. The file comes
+# through this process, not from storage in the child: the child has the settings module but
+# not this process's overrides (tests, a storage configured at run time).
 
-_FRAME_LENGTH = struct.Struct(">Q")
-_PARSER_COMMAND = "import django; django.setup(); from leads.imports import parser_main; parser_main()"
-
-
+_FRAME_HEAD = struct.Struct(">4sQ")
+_FRAME_MARK = b"SMKP"
+_FRAME_MAX = 1 << 30
+_PARSER_COMMAND = (
+    "import os; out = os.dup(1); os.dup2(2, 1); "
+    "import django; django.setup(); from leads.imports import parser_main; parser_main(out)"
+)
 # A parsed chunk goes as plain tuples: unpickling 5,000 Row and LeadInput objects cost this
-# process as much of its interpreter lock as parsing them (12.8 µs a row against 2.3).
+# process as much of its interpreter lock as parsing them (12.8 µs a row against 2.3). LeadInput
+# is rebuilt from its values in field order, so every field must be an ordinary positional one
+# (a test says so); the field names go in the header, and a child whose LeadInput differs (code
+# updated on disk under a running worker) refuses.
 _INPUT_FIELDS = tuple(f.name for f in dataclass_fields(LeadInput))
 
 
@@ -997,16 +1005,19 @@ def _unpacked(packed: tuple) -> Parsed:
 
 def _write_frame(stream: IO[bytes], item: object) -> None:
     data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_FRAME_LENGTH.pack(len(data)))
+    stream.write(_FRAME_HEAD.pack(_FRAME_MARK, len(data)))
     stream.write(data)
     stream.flush()
 
 
 def _read_frame(stream: IO[bytes]) -> object:
-    head = stream.read(_FRAME_LENGTH.size)
-    if len(head) < _FRAME_LENGTH.size:
+    """The next frame's object; EOFError at the end of the stream, ParserStopped if it is no frame."""
+    head = stream.read(_FRAME_HEAD.size)
+    if len(head) < _FRAME_HEAD.size:
         raise EOFError
-    (length,) = _FRAME_LENGTH.unpack(head)
+    mark, length = _FRAME_HEAD.unpack(head)
+    if mark != _FRAME_MARK or length > _FRAME_MAX:
+        raise ParserStopped("The parser process's output is garbled.")
     data = stream.read(length)
     if len(data) < length:
         raise EOFError
@@ -1014,7 +1025,7 @@ def _read_frame(stream: IO[bytes]) -> object:
 
 
 class ParserStopped(RuntimeError):
-    """The parser process ended without finishing the file."""
+    """The parser process ended without finishing the file, or could not be understood."""
 
 
 class _ParserProcess:
@@ -1023,20 +1034,23 @@ class _ParserProcess:
 
     def __init__(self, job: Job, parsing: Parsing, chunk_size: int) -> None:
         self.job = job
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.BASE_DIR), env.get("PYTHONPATH")]))
         self.child = subprocess.Popen(  # noqa: S603 (this interpreter, a fixed command)
             [sys.executable, "-c", _PARSER_COMMAND],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=settings.BASE_DIR,
-            env=env,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE},
         )
         self.feeding: list[BaseException] = []  # what stopped the file's bytes going to the child
         self.finished = False  # the child sent its last frame
-        header = (parsing, chunk_size, job.params["encoding"], job.params["delimiter"])
+        header = (parsing, chunk_size, job.params["encoding"], job.params["delimiter"], _INPUT_FIELDS)
         self.feeder = threading.Thread(target=self._feed, args=[header], name=f"import-{job.pk}-feeder", daemon=True)
-        self.feeder.start()
+        try:
+            self.feeder.start()
+        except BaseException:  # no thread to be had: no child either
+            self.child.kill()
+            self.child.wait()
+            raise
 
     def _feed(self, header: tuple) -> None:
         stdin = self.child.stdin
@@ -1047,8 +1061,9 @@ class _ParserProcess:
                     stdin.write(block)
         except BrokenPipeError:
             pass  # the child stopped: what it said, or its exit status, tells why
-        except BaseException as exc:  # the file could not be read: the import fails with this
+        except BaseException as exc:  # the file could not be read to its end: the import fails with this
             self.feeding.append(exc)
+            self.child.kill()  # before its input ends: it must not take what it got for the whole file
         finally:
             with suppress(OSError):
                 stdin.close()
@@ -1057,17 +1072,28 @@ class _ParserProcess:
         while True:
             try:
                 item = _read_frame(self.child.stdout)
-            except (EOFError, ValueError):  # ValueError: the pipe was closed by stop()
-                if self.feeding:
-                    raise self.feeding[0] from None
-                status = self.child.wait()
-                raise ParserStopped(f"The parser process stopped (exit status {status}).") from None
+            except EOFError:
+                self._reap()
+                raise ParserStopped(f"The parser process stopped (exit status {self.child.returncode}).") from None
+            except Exception:  # garbled: stop it, or it waits for a reader forever
+                self._reap()
+                raise
             if item is None or isinstance(item, BaseException):
                 self.finished = True  # its last word: it exits now
+                self._reap()
                 if item is None:
                     return
                 raise item
             yield _unpacked(item)
+
+    def _reap(self) -> None:
+        """Stop the child (unless it finished), wait for it and for the feeder; what stopped the
+        feeder, if anything, is the import's error."""
+        self.stop()
+        self.child.wait()
+        self.feeder.join()
+        if self.feeding:
+            raise self.feeding[0]
 
     def stop(self) -> None:
         """Kill the child, unless it said it finished: then let it exit."""
@@ -1087,13 +1113,14 @@ class _ParserProcess:
         self.child.stdout.close()
 
 
-def parser_main() -> None:
-    """The parser process's body (``_PARSER_COMMAND``)."""
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not garble the frames
+def parser_main(out_fd: int) -> None:
+    """The parser process's body (``_PARSER_COMMAND``); its frames go to ``out_fd``."""
+    out = os.fdopen(out_fd, "wb")
     stdin = sys.stdin.buffer
     try:
-        parsing, chunk_size, encoding, delimiter = _read_frame(stdin)
+        parsing, chunk_size, encoding, delimiter, fields = _read_frame(stdin)
+        if fields != _INPUT_FIELDS:
+            raise ParserStopped("The parser process runs other code than the import (a deploy under way?).")
         records = _read_records(stdin, encoding, delimiter)
         while chunk := list(_take(records, chunk_size)):
             _write_frame(out, _packed(_parse_chunk(parsing, chunk)))
@@ -1101,10 +1128,12 @@ def parser_main() -> None:
     except BrokenPipeError:
         return  # the importer stopped reading (it failed, or was stopped)
     except BaseException as exc:
-        try:
-            _write_frame(out, exc)
-        except Exception:  # not picklable: its type and message are
-            _write_frame(out, ParserStopped(f"{type(exc).__name__}: {exc}"))
+        exc.add_note(f"In the parser process:\n{traceback.format_exc()}")
+        with suppress(BrokenPipeError):
+            try:
+                _write_frame(out, exc)
+            except Exception:  # not picklable: its type and message are
+                _write_frame(out, ParserStopped(f"{type(exc).__name__}: {exc}"))
 
 
 WRITERS = 2  # on PostgreSQL, outside a caller's transaction: connections writing a chunk at once

@@ -202,10 +202,12 @@ class Lead(models.Model):
     )
     # Not indexed: nothing reads leads by their latest campaign (the lists and the campaign page
     # go by the first), and campaign-tagged events change it all the time. Without an index on
-    # it, that change is a HOT update (migration 0024 leaves room on each page for one): the row's
-    # new version goes on its own page and none of the table's indexes gets a new entry, where
-    # it used to get thirteen, the trigram one included. Campaigns are never deleted by the app
-    # (only with their organisation), so the ORM's SET_NULL scanning the table is no concern.
+    # it, such a change (the first campaign staying) can be a HOT update (migration 0024 leaves
+    # room on each page): the row's new version goes on the same page and none of the table's
+    # indexes gets a new entry, where each of them used to, the trigram one included. The cost:
+    # deleting a campaign reads the whole table (the ORM's SET_NULL, and PostgreSQL's check of
+    # the foreign key at commit). The app never deletes one: only an organisation's deletion
+    # (the admin, seed_demo --reset) takes its campaigns with it.
     latest_campaign = models.ForeignKey(
         Campaign,
         on_delete=models.SET_NULL,

@@ -8,7 +8,7 @@ one of the table's thirteen indexes (bench/README.md, event ingestion). Nothing 
 their latest campaign. The fillfactor applies to pages written from now on; pages already full
 gain room as PostgreSQL prunes the versions updates leave behind.
 
-Only the index is dropped (found by introspection, as Django named it): an ``AlterField`` would
+Only the index is dropped (by the name Django gave it): an ``AlterField`` would
 also drop the foreign key and add it back, which re-checks every lead while holding off writes.
 Then ``ALTER TABLE … SET (fillfactor = 90)``; nothing is rewritten.
 """
@@ -18,12 +18,9 @@ from django.db import migrations, models
 
 
 def drop_index(apps, schema_editor) -> None:
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "leads_lead")
-    for name, info in constraints.items():
-        if info["index"] and not info["unique"] and info["columns"] == ["latest_campaign_id"]:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+    # The name Django gave the foreign key's index (0004); an index made by hand is left alone.
+    name = schema_editor._create_index_name("leads_lead", ["latest_campaign_id"], suffix="")
+    schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
 
 
 def create_index(apps, schema_editor) -> None:
@@ -31,12 +28,14 @@ def create_index(apps, schema_editor) -> None:
     schema_editor.execute(schema_editor._create_index_sql(lead, fields=[lead._meta.get_field("latest_campaign")]))
 
 
-def fillfactor(value: int):
-    def set_fillfactor(apps, schema_editor) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"ALTER TABLE leads_lead SET (fillfactor = {value})")
+def set_fillfactor(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE leads_lead SET (fillfactor = 90)")
 
-    return set_fillfactor
+
+def reset_fillfactor(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE leads_lead RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):
@@ -62,5 +61,5 @@ class Migration(migrations.Migration):
                 ),
             ],
         ),
-        migrations.RunPython(fillfactor(90), fillfactor(100), elidable=False),
+        migrations.RunPython(set_fillfactor, reset_fillfactor, elidable=False),
     ]

@@ -3,11 +3,14 @@ outcome is the same as with the parsing thread, and whatever happens the child i
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from leads import imports
 from leads.imports import Mode, import_run, import_upload
 from leads.models import Job, Lead, StageChange
+from leads.services import LeadInput
 from tests.leads.test_imports import FIXTURES, csv_bytes, errors_csv, upload
 
 pytestmark = pytest.mark.django_db
@@ -58,10 +61,11 @@ def test_an_error_in_the_parser_process_fails_the_job_with_it_and_keeps_the_chun
     content = csv_bytes([["email"], *[[f"l{i}@x.example"] for i in range(10)]])
     job = mapped_job(org, marketer, content)
     # The child's parse_row breaks on line 8 (a mock here would not reach the child).
-    breaks = (
-        "import django; django.setup(); from leads import imports; real = imports.parse_row; "
-        "imports.parse_row = lambda cells, plan, line, org: "
-        "real(cells, plan, line, org) if line != 8 else 1 / 0; imports.parser_main()"
+    breaks = imports._PARSER_COMMAND.replace(
+        "from leads.imports import parser_main;",
+        "from leads import imports; real = imports.parse_row; "
+        "imports.parse_row = lambda cells, plan, line, org: real(cells, plan, line, org) if line != 8 else 1 / 0; "
+        "from leads.imports import parser_main;",
     )
     monkeypatch.setattr(imports, "_PARSER_COMMAND", breaks)
 
@@ -106,3 +110,67 @@ def test_without_a_parser_process_a_thread_parses(org, marketer, processes, monk
     job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\nb@x.example\n").pk)
     assert job.status == Job.Status.DONE and job.result["created"] == 2
     assert not processes and "parsing in a thread" in caplog.text
+
+
+def test_a_file_whose_reading_fails_midway_fails_the_job_and_imports_nothing_made_up(
+    org, marketer, processes, monkeypatch
+):
+    """The child must not take the bytes it got for the whole file (its last row cut short)."""
+    job = mapped_job(org, marketer, csv_bytes([["email", "first_name"], ["a@x.example", "Ann"]]))
+    storage = job.file.storage
+    real_open = storage.open
+
+    class FailsOnTheSecondRead:
+        def __init__(self, raw) -> None:
+            self.raw, self.reads = raw, 0
+
+        def read(self, size: int = -1) -> bytes:
+            self.reads += 1
+            if self.reads == 2:
+                raise OSError(5, "Input/output error")
+            return self.raw.read(size)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info) -> None:
+            self.raw.close()
+
+    opened = []
+
+    def open_(name, mode="rb"):  # the row count reads the file first; the parser's reading fails
+        opened.append(name)
+        return FailsOnTheSecondRead(real_open(name, mode)) if len(opened) > 1 else real_open(name, mode)
+
+    monkeypatch.setattr(storage, "open", open_)
+    with pytest.raises(OSError, match="Input/output error"):  # raised for the task's retry
+        import_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED and "OSError" in job.error
+    assert not Lead.objects.exists()
+    assert processes[0].child.returncode is not None and not processes[0].feeder.is_alive()
+
+
+def test_what_the_child_prints_while_starting_does_not_reach_the_frames(org, marketer, processes, monkeypatch):
+    # Printed while Django and the apps load (after the command has set its frames' channel aside).
+    chatty = imports._PARSER_COMMAND.replace("django.setup();", "print('starting'); django.setup(); print('ready');")
+    assert chatty != imports._PARSER_COMMAND
+    monkeypatch.setattr(imports, "_PARSER_COMMAND", chatty)
+    job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\n").pk)
+    assert job.status == Job.Status.DONE and job.result["created"] == 1
+
+
+def test_garbled_output_stops_the_child_and_fails_the_job(org, marketer, processes, monkeypatch):
+    monkeypatch.setattr(
+        imports, "_PARSER_COMMAND", "import sys, time; sys.stdout.write('x' * 64); sys.stdout.flush(); time.sleep(60)"
+    )
+    job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\n").pk)
+    assert job.status == Job.Status.FAILED and "garbled" in job.error
+    assert processes[0].child.returncode is not None  # killed, not waited for a minute
+
+
+def test_lead_input_can_be_rebuilt_from_its_values_in_field_order():
+    """What the parser process sends a row's LeadInput as (imports._packed / _unpacked)."""
+    assert all(f.init and not f.kw_only for f in dataclasses.fields(LeadInput))
+    data = LeadInput(email="a@x.example", title="CTO", company_size=10)
+    assert LeadInput(*(getattr(data, name) for name in imports._INPUT_FIELDS)) == data
