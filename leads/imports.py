@@ -60,6 +60,7 @@ import os
 import pickle
 import queue
 import re
+import select
 import struct
 import subprocess
 import sys
@@ -910,6 +911,12 @@ def _parsed_chunks(ctx: Context, chunk_size: int) -> Iterator[Iterator[Parsed]]:
                 parser = stack.enter_context(_ParserProcess(ctx.job, parsing, chunk_size))
             except (OSError, RuntimeError):  # no process or thread to be had (a limit): a thread parses
                 logger.warning("Import job %s: the parser process did not start; parsing in a thread.", ctx.job.pk)
+            else:
+                if not parser.started():  # it could not load Django here (settings, environment)
+                    logger.warning(
+                        "Import job %s: the parser process did not get ready; parsing in a thread.", ctx.job.pk
+                    )
+                    parser = None
         if parser is not None:
             source = parser.chunks()
         else:
@@ -966,7 +973,8 @@ def _parse_chunk(parsing: Parsing, records: list[Record]) -> Parsed:
 # are daemons, which multiprocessing does not let have children). It reads the file's bytes on
 # its standard input, after a frame saying how to parse them, and writes frames to this process
 # on what was its standard output (its own standard output goes to standard error before
-# anything is imported, so nothing printed can get in between): each chunk parsed, then None,
+# anything is imported, so nothing printed can get in between): "ready" once Django is loaded
+# (a child that cannot load it leaves the parsing to a thread), each chunk parsed, then None,
 # or the exception that stopped it. A frame is a marker, a length and a pickle. The file comes
 # through this process, not from storage in the child: the child has the settings module but
 # not this process's overrides (tests, a storage configured at run time).
@@ -974,6 +982,8 @@ def _parse_chunk(parsing: Parsing, records: list[Record]) -> Parsed:
 _FRAME_HEAD = struct.Struct(">4sQ")
 _FRAME_MARK = b"SMKP"
 _FRAME_MAX = 1 << 30
+_READY = "ready"  # the child's first frame: Django is loaded
+PARSER_START_TIMEOUT_S = 60.0  # loading Django takes the child about 0.6 s
 _PARSER_COMMAND = (
     "import os; out = os.dup(1); os.dup2(2, 1); "
     "import django; django.setup(); from leads.imports import parser_main; parser_main(out)"
@@ -1068,6 +1078,18 @@ class _ParserProcess:
             with suppress(OSError):
                 stdin.close()
 
+    def started(self, timeout: float = PARSER_START_TIMEOUT_S) -> bool:
+        """Whether the child loaded Django and said so (its first frame) within ``timeout``
+        seconds; if not, it is stopped (and if the file could not be read, that is raised)."""
+        ready, _, _ = select.select([self.child.stdout], [], [], timeout)
+        try:
+            if ready and _read_frame(self.child.stdout) == _READY:
+                return True
+        except (EOFError, ParserStopped):
+            pass
+        self._reap()
+        return False
+
     def chunks(self) -> Iterator[Parsed]:
         while True:
             try:
@@ -1118,6 +1140,7 @@ def parser_main(out_fd: int) -> None:
     out = os.fdopen(out_fd, "wb")
     stdin = sys.stdin.buffer
     try:
+        _write_frame(out, _READY)
         parsing, chunk_size, encoding, delimiter, fields = _read_frame(stdin)
         if fields != _INPUT_FIELDS:
             raise ParserStopped("The parser process runs other code than the import (a deploy under way?).")

@@ -79,8 +79,20 @@ def test_an_error_in_the_parser_process_fails_the_job_with_it_and_keeps_the_chun
     assert job.status == Job.Status.DONE and Lead.objects.count() == 10 and StageChange.objects.count() == 10
 
 
-def test_a_parser_process_that_dies_fails_the_job(org, marketer, processes, monkeypatch):
+def test_a_parser_process_that_cannot_load_django_leaves_the_parsing_to_a_thread(
+    org, marketer, processes, monkeypatch, caplog
+):
     monkeypatch.setattr(imports, "_PARSER_COMMAND", "import sys; sys.exit(3)")
+    job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\n").pk)
+    assert job.status == Job.Status.DONE and job.result["created"] == 1
+    assert processes[0].child.returncode == 3 and "parsing in a thread" in caplog.text
+
+
+def test_a_parser_process_that_dies_after_starting_fails_the_job(org, marketer, processes, monkeypatch):
+    dies = imports._PARSER_COMMAND.replace(
+        "parser_main(out)", "_write_frame(os.fdopen(out, 'wb'), _READY); os._exit(3)"
+    ).replace("import parser_main", "import _READY, _write_frame")
+    monkeypatch.setattr(imports, "_PARSER_COMMAND", dies)
     job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\n").pk)
     assert job.status == Job.Status.FAILED
     assert "ParserStopped: The parser process stopped (exit status 3)" in job.error
@@ -161,9 +173,11 @@ def test_what_the_child_prints_while_starting_does_not_reach_the_frames(org, mar
 
 
 def test_garbled_output_stops_the_child_and_fails_the_job(org, marketer, processes, monkeypatch):
-    monkeypatch.setattr(
-        imports, "_PARSER_COMMAND", "import sys, time; sys.stdout.write('x' * 64); sys.stdout.flush(); time.sleep(60)"
-    )
+    garbles = imports._PARSER_COMMAND.replace(
+        "parser_main(out)",
+        "f = os.fdopen(out, 'wb'); _write_frame(f, _READY); f.write(b'x' * 64); f.flush(); time.sleep(60)",
+    ).replace("import parser_main", "import _READY, _write_frame; import time")
+    monkeypatch.setattr(imports, "_PARSER_COMMAND", garbles)
     job = import_run(job_id=mapped_job(org, marketer, b"email\na@x.example\n").pk)
     assert job.status == Job.Status.FAILED and "garbled" in job.error
     assert processes[0].child.returncode is not None  # killed, not waited for a minute
