@@ -907,16 +907,12 @@ def _parsed_chunks(ctx: Context, chunk_size: int) -> Iterator[Iterator[Parsed]]:
     with ExitStack() as stack:  # closed last: the reader has stopped using the file or the child
         parser = None
         if (ctx.job.total or 0) >= PARSER_PROCESS_MIN_ROWS and settings.SETTINGS_MODULE:
-            try:
+            with suppress(OSError, RuntimeError):  # no process or thread to be had (a limit)
                 parser = stack.enter_context(_ParserProcess(ctx.job, parsing, chunk_size))
-            except (OSError, RuntimeError):  # no process or thread to be had (a limit): a thread parses
+            if parser is not None and not parser.started():  # it could not load Django here (settings)
+                parser = None
+            if parser is None:
                 logger.warning("Import job %s: the parser process did not start; parsing in a thread.", ctx.job.pk)
-            else:
-                if not parser.started():  # it could not load Django here (settings, environment)
-                    logger.warning(
-                        "Import job %s: the parser process did not get ready; parsing in a thread.", ctx.job.pk
-                    )
-                    parser = None
         if parser is not None:
             source = parser.chunks()
         else:
@@ -1111,11 +1107,14 @@ class _ParserProcess:
     def _reap(self) -> None:
         """Stop the child (unless it finished), wait for it and for the feeder; what stopped the
         feeder, if anything, is the import's error."""
+        self._wait()
+        if self.feeding:
+            raise self.feeding[0]
+
+    def _wait(self) -> None:
         self.stop()
         self.child.wait()
         self.feeder.join()
-        if self.feeding:
-            raise self.feeding[0]
 
     def stop(self) -> None:
         """Kill the child, unless it said it finished: then let it exit."""
@@ -1129,9 +1128,7 @@ class _ParserProcess:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-        self.child.wait()
-        self.feeder.join()
+        self._wait()
         self.child.stdout.close()
 
 
