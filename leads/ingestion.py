@@ -443,18 +443,28 @@ _TOUCH_ASSIGNMENTS = """
 def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
     """Set leads' first and latest campaign from the campaign events (occurred at, campaign) they
     got in this batch, by when they happened: events arrive late and out of order, and a
-    visitor's come before it identifies. Two statements whatever the number of leads; no lead's
+    visitor's come before it identifies. At most two statements whatever the number of leads; no lead's
     event history is read, only its current campaigns' first or last event."""
     if not touches:
         return
+    # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
+    current = {
+        pk: (first_id, latest_id)
+        for pk, first_id, latest_id in Lead.objects.filter(pk__in=list(touches))
+        .select_for_update(no_key=True)
+        .order_by("pk")
+        .values_list("pk", "first_campaign_id", "latest_campaign_id")
+    }
     adapt = connection.ops.adapt_datetimefield_value
     rows = []
     for lead_id, seen in sorted(touches.items()):
         (first_at, first_id), (latest_at, latest_id) = min(seen), max(seen)
-        rows.append((lead_id, first_id, adapt(first_at), latest_id, adapt(latest_at)))
-    # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
-    ids = [row[0] for row in rows]
-    list(Lead.objects.filter(pk__in=ids).select_for_update(no_key=True).order_by("pk").values_list("pk"))
+        # Already the lead's first and latest campaign: the UPDATE would write the row unchanged
+        # (a lead touched again by the campaign that last touched it, the usual case).
+        if current.get(lead_id, (first_id, latest_id)) != (first_id, latest_id):
+            rows.append((lead_id, first_id, adapt(first_at), latest_id, adapt(latest_at)))
+    if not rows:
+        return
     update_from_values(
         table="leads_lead",
         columns=("id", "first_id", "first_at", "latest_id", "latest_at"),

@@ -196,9 +196,13 @@ class Lead(models.Model):
     # The phone's last nine digits (leads.models.phone_key_for), set on every write: duplicate detection.
     phone_key = models.CharField(max_length=9, blank=True, editable=False)
     company_name = models.CharField(max_length=200, blank=True, help_text="The company as the lead gave it.")
-    company = models.ForeignKey(Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")
+    # Nullable foreign keys are indexed only where set (lead_*_idx in Meta, migration 0025): a
+    # lead without one (an import's leads have no owner or campaign) costs no index entry.
+    company = models.ForeignKey(
+        Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads", db_index=False
+    )
     first_campaign = models.ForeignKey(
-        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="first_touch_leads"
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="first_touch_leads", db_index=False
     )
     # Not indexed: nothing reads leads by their latest campaign (the lists and the campaign page
     # go by the first), and campaign-tagged events change it all the time. Without an index on
@@ -217,7 +221,12 @@ class Lead(models.Model):
         db_index=False,
     )
     owner = models.ForeignKey(
-        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_leads"
+        "accounts.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        db_index=False,
     )
     # The partner that brought the lead in or works it (the partner channel); most leads have none.
     # Indexed only where set (lead_org_partner_idx), so a lead without one costs no index entry.
@@ -226,7 +235,9 @@ class Lead(models.Model):
     )
     lifecycle_stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.LEAD)
     buyer_stage = models.CharField(max_length=20, choices=BuyerStage.choices, blank=True)
-    persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    persona = models.ForeignKey(
+        "personas.Persona", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     # The score lives in LeadScore (and its explanation in LeadScoreExplanation): scoring
     # rewrites a narrow row there, not this wide one with its many indexes.
     created_at = models.DateTimeField(default=timezone.now)
@@ -263,6 +274,12 @@ class Lead(models.Model):
                 fields=["organization", "partner"],
                 condition=models.Q(partner__isnull=False),
                 name="lead_org_partner_idx",
+            ),
+            *(
+                models.Index(
+                    fields=[field], condition=models.Q(**{f"{field}__isnull": False}), name=f"lead_{field}_idx"
+                )
+                for field in ("company", "first_campaign", "owner", "persona")
             ),
         ]
 
@@ -384,8 +401,16 @@ class StageChange(models.Model):
     from_stage = models.CharField(max_length=20, choices=Lead.Stage.choices, blank=True)
     to_stage = models.CharField(max_length=20, choices=Lead.Stage.choices)
     changed_at = models.DateTimeField(default=timezone.now)
+    # These three are indexed only where set (stagechange_*_idx, migration 0025): what the ORM's
+    # SET_NULL looks up. A change by a rule has no actor; a change by a person, no scoring model.
     actor = models.ForeignKey(
-        "accounts.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "accounts.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     rule = models.CharField(max_length=100, blank=True, help_text="The automatic rule that moved it, if no person.")
     reason = models.TextField(blank=True)
@@ -398,9 +423,16 @@ class StageChange(models.Model):
         blank=True,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     scoring_model = models.ForeignKey(
-        "leads.ScoringModel", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "leads.ScoringModel",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
     objects = OrgQuerySet.as_manager()
@@ -409,6 +441,14 @@ class StageChange(models.Model):
         indexes = [
             models.Index(fields=["lead", "-changed_at"], name="stagechange_lead_idx"),
             models.Index(fields=["organization", "to_stage", "changed_at"], name="stagechange_org_to_idx"),
+            *(
+                models.Index(fields=[field], condition=models.Q(**{f"{field}__isnull": False}), name=name)
+                for field, name in (
+                    ("actor", "stagechange_actor_idx"),
+                    ("definitions_version", "stagechange_definitions_idx"),
+                    ("scoring_model", "stagechange_model_idx"),
+                )
+            ),
         ]
         ordering = ["-changed_at", "-id"]
 
@@ -484,7 +524,10 @@ class ActivityEvent(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     properties = models.JSONField(default=dict, blank=True)
-    campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Indexed only where set (event_campaign_idx): most events carry no campaign.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     scored_at = models.DateTimeField(null=True, blank=True)
     points = models.IntegerField(null=True, blank=True, help_text="Engagement points it earned when scored.")
 
@@ -505,6 +548,7 @@ class ActivityEvent(models.Model):
             models.Index(
                 fields=["organization", "anonymous_id"], condition=models.Q(lead=None), name="event_anonymous_idx"
             ),
+            models.Index(fields=["campaign"], condition=models.Q(campaign__isnull=False), name="event_campaign_idx"),
         ]
 
     def __str__(self) -> str:
@@ -514,9 +558,13 @@ class ActivityEvent(models.Model):
 class Visitor(models.Model):
     """A browser known by its anonymous id; once it identifies (a form), its events are the lead's."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: visitor_anonymous_id_unique starts with it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
     anonymous_id = models.CharField(max_length=100)
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="visitors")
+    # Indexed only where set (visitor_lead_idx): a visitor is anonymous until it identifies.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="visitors", db_index=False
+    )
     first_seen_at = models.DateTimeField(default=timezone.now)
     identified_at = models.DateTimeField(null=True, blank=True)
 
@@ -526,6 +574,7 @@ class Visitor(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "anonymous_id"], name="visitor_anonymous_id_unique"),
         ]
+        indexes = [models.Index(fields=["lead"], condition=models.Q(lead__isnull=False), name="visitor_lead_idx")]
 
     def __str__(self) -> str:
         return self.anonymous_id

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -356,21 +357,38 @@ def test_the_campaign_a_lead_was_created_with_is_replaced_only_by_an_earlier_tou
     assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
 
 
+def test_a_touch_by_the_leads_own_first_and_latest_campaign_writes_no_lead_row(post, org):
+    ads, fair = campaign(org, "Search ads"), campaign(org, "Fair")
+    post([event(1, occurred_at=days_ago(2), properties=utm(ads))])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
+    with CaptureQueriesContext(connection) as queries:
+        body = post([event(2, occurred_at=days_ago(1), properties=utm(ads))]).json()
+    assert body["accepted"] == 1
+    assert not [q for q in queries if re.search(r'UPDATE "?leads_lead"? ', q["sql"])]
+    assert ActivityEvent.objects.filter(lead=lead, campaign=ads).count() == 2  # the event is stored all the same
+    post([event(3, occurred_at=days_ago(0), properties=utm(fair))])  # another campaign still moves the latest
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, fair)
+
+
 def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):
     """Stored events with campaigns and visitors identified, with campaigns of their own."""
-    linkedin = CampaignFactory(organization=org, utm_source="linkedin")
     for i in range(5):
         LeadFactory(organization=org, email=f"known{i}@buyer.test")
     counts = []
-    for size, start in ((10, 0), (1000, 1000)):
+    # A campaign of its own each round: the leads' latest campaign changes in both.
+    for size, start, source in ((10, 0, "linkedin"), (1000, 1000, "newsletter")):
+        tagged = CampaignFactory(organization=org, utm_source=source)
         visitor = f"v{start}-"  # new visitors each round, each with a campaign-tagged visit to stitch
         anonymous = [
-            event(i, email="", anonymous_id=f"{visitor}{i % 5}", properties=utm(linkedin))
+            event(i, email="", anonymous_id=f"{visitor}{i % 5}", properties=utm(tagged))
             for i in range(start, start + 5)
         ]
         events_ingest(org=org, payload={"events": anonymous})
+        batch = _batch(size, start=start + 5, visitor=visitor, source=source)
         with CaptureQueriesContext(connection) as queries:
-            body = events_ingest(org=org, payload={"events": _batch(size, start=start + 5, visitor=visitor)}).as_dict()
+            body = events_ingest(org=org, payload={"events": batch}).as_dict()
         assert body == {"accepted": size, "duplicates": 0, "errors": []}
         counts.append(len(queries))
     assert counts[0] == counts[1]
@@ -382,12 +400,12 @@ def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):
 # --- Set-based ingestion and scoring ----------------------------------------------------
 
 
-def _batch(size: int, *, start: int = 0, leads: int = 5, visitor: str = "v-") -> list[dict]:
+def _batch(size: int, *, start: int = 0, leads: int = 5, visitor: str = "v-", source: str = "linkedin") -> list[dict]:
     """``size`` events about ``leads`` known leads, some identifying visitors, some with UTM values."""
     events = []
     for i in range(start, start + size):
         extra = {"anonymous_id": f"{visitor}{i % leads}"} if i % 7 == 0 else {}
-        properties = {"url": "/pricing", "utm_source": "linkedin"} if i % 3 == 0 else {"url": "/blog"}
+        properties = {"url": "/pricing", "utm_source": source} if i % 3 == 0 else {"url": "/blog"}
         events.append(event(i, email=f"known{i % leads}@buyer.test", properties=properties, **extra))
     return events
 
