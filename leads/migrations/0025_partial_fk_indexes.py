@@ -2,12 +2,16 @@
 
 Django gives every foreign key an index of its own, and PostgreSQL puts a row whose key is empty
 in it too. The write-heavy paths leave these empty most of the time: an imported lead has no
-owner or campaign, most events carry no campaign, a visitor is anonymous until it identifies, a
-stage change by a rule has no actor. Each such row cost an index entry that no query reads: what
-reads these indexes is the ORM's SET_NULL or CASCADE when the referenced row is deleted, and the
-lead list's persona filter, which look up set values only (``x = …`` implies ``x IS NOT NULL``,
-so PostgreSQL uses the partial index). The visitor's organisation index goes: the unique
+owner or campaign, a visitor is anonymous until it identifies, a stage change by a rule has no
+actor. Each such row cost an index entry that no query reads: what reads these indexes is the
+ORM's SET_NULL or CASCADE when the referenced row is deleted, and the lead list's persona and
+campaign filters, which look up set values only (``x = …`` implies ``x IS NOT NULL``, so
+PostgreSQL uses the partial index). The visitor's organisation index goes: the unique
 (organisation, anonymous id) index starts with it.
+
+The event's campaign index stays whole: made partial, PostgreSQL took it for a lead's campaign
+events (a condition on ``campaign_id`` implies the index's ``IS NOT NULL``) and filtered every
+campaign event for each lead (bench/README.md, event ingestion).
 
 The new indexes are built first, then the old ones dropped by the names Django gave them. Only
 the indexes change: an ``AlterField`` to ``db_index=False`` would also drop each foreign key
@@ -19,7 +23,6 @@ from django.db import migrations, models
 
 # (table, column) of each index Django made for a foreign key, dropped here.
 OLD_INDEXES = [
-    ("leads_activityevent", "campaign_id"),
     ("leads_lead", "company_id"),
     ("leads_lead", "first_campaign_id"),
     ("leads_lead", "owner_id"),
@@ -53,12 +56,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
-            model_name="activityevent",
-            index=models.Index(
-                condition=models.Q(("campaign__isnull", False)), fields=["campaign"], name="event_campaign_idx"
-            ),
-        ),
         migrations.AddIndex(
             model_name="lead",
             index=models.Index(
@@ -112,18 +109,6 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunPython(drop_indexes, create_indexes, elidable=False)],
             state_operations=[
-                migrations.AlterField(
-                    model_name="activityevent",
-                    name="campaign",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="leads.campaign",
-                    ),
-                ),
                 migrations.AlterField(
                     model_name="lead",
                     name="company",
