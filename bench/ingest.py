@@ -111,6 +111,7 @@ def _cpu_by_role(processes: dict[str, int]) -> dict[str, dict[int, float]]:
     return roles
 
 
+SLUG = "bench-ingest"
 EVENT_MIX = ["page_view"] * 6 + ["email_open"] * 3 + ["email_click"] * 2 + ["pricing_view", "content_download"]
 
 
@@ -179,7 +180,7 @@ def _prepare(args) -> tuple[str, list[str], tuple[list[dict], list[str]]]:
     from smarketing.accounts.services import api_key_create
     from smarketing.demo import leads_bulk_create
 
-    org, _ = Organization.objects.get_or_create(slug="bench-ingest", defaults={"name": "Bench ingest"})
+    org, _ = Organization.objects.get_or_create(slug=SLUG, defaults={"name": "Bench ingest"})
     have = Lead.objects.for_org(org).count()
     if have < args.leads:
         history = not args.no_history

@@ -1308,7 +1308,12 @@ def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     if connection.vendor == "postgresql":
-        found = dict(_probe(Lead, "id", "organization_id = %s AND upper(email) = upper(k.key)", [org.pk], emails))
+        # ``organization_id + 0``: the email index is the only one the probe can use. Statistics
+        # taken while the table was empty (a new database) cost every index the same, and the
+        # planner took the organisation's phone index instead, filtering all of the
+        # organisation's leads for each email (a 20,000-row import in the tests: minutes).
+        condition = "upper(email) = upper(k.key) AND organization_id + 0 = %s"
+        found = dict(_probe(Lead, "id", condition, [org.pk], emails))
     else:
         leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
         found = dict(leads.values_list("email_ci", "pk"))

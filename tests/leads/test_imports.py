@@ -654,7 +654,8 @@ def test_twenty_thousand_rows_import_in_a_bounded_number_of_queries(
     small = import_upload(org=org, actor=marketer, upload=upload("small.csv", csv_bytes(rows[:5001])))
     small.params |= {"mapping": job.params["mapping"], "mode": Mode.SKIP}
     small.save()
-    with django_assert_max_num_queries(10 + per_chunk * chunks):
+    # + 3: on a new database, ANALYZE of the three tables the import probes (never analysed yet).
+    with django_assert_max_num_queries(10 + 3 + per_chunk * chunks):
         import_run(job_id=small.pk)
     assert Lead.objects.count() == 4_999
 
