@@ -810,7 +810,7 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
     )
     ctx.copy = connection.vendor == "postgresql"
     if ctx.copy:
-        _analyse_if_never_analysed([Lead, Company, StageChange])
+        _analyse_without_statistics(PROBED)
     counts = Counts()
     # Problems go to a temporary file as they are found (there may be a million of them).
     with tempfile.TemporaryFile() as raw_errors:
@@ -826,6 +826,8 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
                     written, duplicates = write(parsed.rows)
                     counts = counts.plus(parsed.counts).plus(written)
                     _record_progress(ctx, counts)
+                    if ctx.copy:
+                        _analyse_without_statistics(PROBED)  # after the first chunk, if ever
                     problems = sorted(parsed.problems + duplicates, key=lambda p: p.line)
                     for p in problems:
                         errors.writerow([p.line, safe_cell(p.column), safe_cell(_clip(p.value)), safe_cell(p.message)])
@@ -840,18 +842,30 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
     return counts
 
 
-def _analyse_if_never_analysed(models: list[type[Model]]) -> None:
-    """``ANALYZE`` the tables PostgreSQL has no statistics of yet (a new database, before
-    autovacuum's first look at them).
+PROBED = [Lead, Company, StageChange]  # the tables the import's probes read
+
+
+def _analyse_without_statistics(models: list[type[Model]]) -> None:
+    """``ANALYZE`` the tables whose statistics tell PostgreSQL nothing: never analysed (a new
+    database, before autovacuum's first look), or analysed when they held pages but no live
+    row (every lead deleted, or rows rolled back). Run before the first chunk and after each;
+    it finds something to do at most once after rows are written.
 
     Without statistics the planner cannot tell the email probe's unique index from the
     organisation's phone index, and picked the latter: every probe then filtered all of the
     organisation's leads (a 3,000-row file re-imported on a new database: 4–5 s of PostgreSQL
-    against 19 ms once analysed). Analysing a table that small takes milliseconds.
+    against 19 ms once analysed). With pages but no live row at the last ``ANALYZE``, the
+    planner takes the table for empty however many rows the import adds, and chose the phone
+    index the same way (the 20,000-row import of the CI's tests crawled for minutes). A table
+    with rows the planner scales by its pages; analysing a table that small takes milliseconds.
     """
     tables = [connection.ops.quote_name(model._meta.db_table) for model in models]  # as regclass reads them
     with connection.cursor() as cursor:
-        cursor.execute("SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[]) AND reltuples < 0", [tables])
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE oid = ANY(%s::regclass[])"
+            " AND (reltuples < 0 OR reltuples = 0 AND relpages > 0)",
+            [tables],
+        )
         for (table,) in cursor.fetchall():
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
@@ -1308,12 +1322,8 @@ def _existing_ids(org: Organization, emails: list[str]) -> dict[str, int]:
     if not emails:
         return {}
     if connection.vendor == "postgresql":
-        # ``organization_id + 0``: the email index is the only one the probe can use. Statistics
-        # taken while the table was empty (a new database) cost every index the same, and the
-        # planner took the organisation's phone index instead, filtering all of the
-        # organisation's leads for each email (a 20,000-row import in the tests: minutes).
-        condition = "upper(email) = upper(k.key) AND organization_id + 0 = %s"
-        found = dict(_probe(Lead, "id", condition, [org.pk], emails))
+        # The email index, as long as the table has statistics (_analyse_without_statistics).
+        found = dict(_probe(Lead, "id", "organization_id = %s AND upper(email) = upper(k.key)", [org.pk], emails))
     else:
         leads = Lead.objects.for_org(org).annotate(email_ci=Lower("email")).filter(email_ci__in=emails)
         found = dict(leads.values_list("email_ci", "pk"))
