@@ -848,8 +848,8 @@ PROBED = [Lead, Company, StageChange]  # the tables the import's probes read
 def _analyse_without_statistics(models: list[type[Model]]) -> None:
     """``ANALYZE`` the tables whose statistics tell PostgreSQL nothing: never analysed (a new
     database, before autovacuum's first look), or analysed when they held pages but no live
-    row (every lead deleted, or rows rolled back). Run before the first chunk and after each;
-    it finds something to do at most once after rows are written.
+    row (every lead deleted, or rows rolled back). Run before the first chunk and after each:
+    once the import has written rows, the statistics count them and it finds nothing to do.
 
     Without statistics the planner cannot tell the email probe's unique index from the
     organisation's phone index, and picked the latter: every probe then filtered all of the

@@ -443,8 +443,8 @@ _TOUCH_ASSIGNMENTS = """
 def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
     """Set leads' first and latest campaign from the campaign events (occurred at, campaign) they
     got in this batch, by when they happened: events arrive late and out of order, and a
-    visitor's come before it identifies. At most two statements whatever the number of leads; no lead's
-    event history is read, only its current campaigns' first or last event."""
+    visitor's come before it identifies. At most two statements whatever the number of leads;
+    no lead's event history is read, only its current campaigns' first or last event."""
     if not touches:
         return
     # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
@@ -460,7 +460,7 @@ def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
     for lead_id, seen in sorted(touches.items()):
         (first_at, first_id), (latest_at, latest_id) = min(seen), max(seen)
         # Already the lead's first and latest campaign: the UPDATE would write the row unchanged
-        # (a lead touched again by the campaign that last touched it, the usual case).
+        # (a lead that only this campaign has touched, touched by it again).
         if current.get(lead_id, (first_id, latest_id)) != (first_id, latest_id):
             rows.append((lead_id, first_id, adapt(first_at), latest_id, adapt(latest_at)))
     if not rows:
