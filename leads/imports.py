@@ -827,7 +827,7 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
                     counts = counts.plus(parsed.counts).plus(written)
                     _record_progress(ctx, counts)
                     if ctx.copy:
-                        _analyse_without_statistics(PROBED)  # after the first chunk, if ever
+                        _analyse_without_statistics(PROBED)  # statistics that count no row yet
                     problems = sorted(parsed.problems + duplicates, key=lambda p: p.line)
                     for p in problems:
                         errors.writerow([p.line, safe_cell(p.column), safe_cell(_clip(p.value)), safe_cell(p.message)])
