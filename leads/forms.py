@@ -25,7 +25,13 @@ _member_menu = PreparedRead(
 
 
 class LeadFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=200)
+    q = forms.CharField(
+        required=False,
+        label="Search",
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Name, email or company", "type": "search"}),
+        help_text="Finds words that start with what you type.",
+    )
     stage = forms.ChoiceField(choices=[("", "All stages"), *Lead.Stage.choices], required=False)
     owner = forms.CharField(required=False)  # a member id, or "none" for unowned
     campaign = ListedChoiceField(queryset=Campaign.objects.none(), required=False, empty_label="All campaigns")

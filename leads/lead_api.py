@@ -222,7 +222,14 @@ class LeadFilterSerializer(serializers.Serializer):
         required=False, help_text="Moved (to ``moved_to``) on or before (organisation's time zone)."
     )
     search = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="In the email, name and company."
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=(
+            "Words of the email, name and company, by their beginnings: every word of the search must "
+            "start a word of the lead's (``gar acme`` finds María García at acme.com). A part written "
+            "with punctuation (``jane.doe@acme``) must appear as written."
+        ),
     )
     sort = serializers.ChoiceField(list(SORTS), default="newest")
     cursor = serializers.CharField(required=False, help_text="From the previous page's “next”.")

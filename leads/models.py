@@ -208,7 +208,7 @@ class Lead(models.Model):
     # go by the first), and campaign-tagged events change it all the time. Without an index on
     # it, such a change (the first campaign staying) can be a HOT update (migration 0024 leaves
     # room on each page): the row's new version goes on the same page and none of the table's
-    # indexes gets a new entry, where each of them used to, the trigram one included. The cost:
+    # indexes gets a new entry, where each of them used to, the search one included. The cost:
     # deleting a campaign reads the whole table (the ORM's SET_NULL, and PostgreSQL's check of
     # the foreign key at commit). The app never deletes one: only an organisation's deletion
     # (the admin, seed_demo --reset) takes its campaigns with it.
@@ -242,7 +242,8 @@ class Lead(models.Model):
     # rewrites a narrow row there, not this wide one with its many indexes.
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
-    # What the list's text search looks in; PostgreSQL indexes it with trigrams (migration 0005).
+    # What the list's text search looks in (leads/search.py): PostgreSQL indexes its words
+    # (migration 0026; trigrams until then).
     search_text = models.GeneratedField(
         expression=Lower(
             Concat(
@@ -331,7 +332,7 @@ class LeadScore(models.Model):
 
     Kept out of ``leads_lead`` because scoring rewrites it all the time (every scored event,
     every rescore): a row here is ~60 bytes with two indexes, where a lead row is wide with a
-    dozen (a trigram one among them). One per lead, created with the lead.
+    dozen (a text-search one among them). One per lead, created with the lead.
     """
 
     # Neither foreign key is a database constraint (nor is LeadScoreExplanation's): the row is

@@ -42,6 +42,7 @@ from leads.models import (
     TeamMember,
     Touch,
 )
+from leads.search import lead_search
 from personas.models import Persona
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import get_for_org
@@ -178,7 +179,7 @@ def lead_list(
     if f.moved:
         qs = qs.filter(pk__in=_moved(org, f).values("lead_id"))
     if f.search:
-        qs = qs.filter(search_text__contains=f.search.strip().lower())
+        qs = qs.filter(lead_search(f.search))
     return qs
 
 
