@@ -204,6 +204,9 @@ def scenarios(world: World) -> list[Scenario]:
         Scenario("list_stage", ["/leads/"], {"stage": "mql"}),
         Scenario("list_search_common", ["/leads/"], {"q": "garcia"}),
         Scenario("list_search_rare", ["/leads/"], {"q": rare_words}),
+        # Word beginnings (leads/search.py): a short one, and a first and last name both common.
+        Scenario("list_search_prefix", ["/leads/"], {"q": "gar"}),
+        Scenario("list_search_two_words", ["/leads/"], {"q": " ".join(rare_words.split(".")[:2])}),
         Scenario("list_score_range_sort_score", ["/leads/"], {"score_min": "60", "score_max": "90", "sort": "score"}),
         Scenario("list_owner", ["/leads/"], {"owner": str(world.reps[0].pk)}),
         Scenario("list_unowned", ["/leads/"], {"owner": "none"}),

@@ -30,7 +30,7 @@ class LeadFilterForm(forms.Form):
         label="Search",
         max_length=200,
         widget=forms.TextInput(attrs={"placeholder": "Name, email or company", "type": "search"}),
-        help_text="Finds words that start with what you type.",
+        help_text="Whole words in any order; the last one can be the start of a word.",
     )
     stage = forms.ChoiceField(choices=[("", "All stages"), *Lead.Stage.choices], required=False)
     owner = forms.CharField(required=False)  # a member id, or "none" for unowned

@@ -226,8 +226,8 @@ class LeadFilterSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=200,
         help_text=(
-            "Words of the email, name and company, by their beginnings: every word of the search must "
-            "start a word of the lead's (``gar acme`` finds María García at acme.com). A part written "
+            "Words of the email, name and company, in any order, the last one as the beginning of a "
+            "word (``acme gar`` finds María García at acme.com). A part written "
             "with punctuation (``jane.doe@acme``) must appear as written."
         ),
     )
