@@ -228,7 +228,7 @@ class LeadFilterSerializer(serializers.Serializer):
         help_text=(
             "Words of the email, name and company, in any order, the last one as the beginning of a "
             "word (``acme gar`` finds María García at acme.com). A part written "
-            "with punctuation (``jane.doe@acme``) must appear as written."
+            "with punctuation inside (``jane.doe@acme``) must appear as written. At most 10 words count."
         ),
     )
     sort = serializers.ChoiceField(list(SORTS), default="newest")

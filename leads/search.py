@@ -20,9 +20,10 @@ written. The CSV import of 1,000,000 leads went from 10,963 to 13,439 rows/s, ru
 beginnings; ``ith`` no longer finds Smith, and ``doe jane`` now finds Jane Doe.
 
 On PostgreSQL the words are a ``tsvector`` built with ``array_to_tsvector`` (no text-search
-parser, no dictionary: the words as they are) and indexed by GIN (lead_search_words_idx); the
-search is a ``tsquery`` of words, the last one a prefix. On SQLite the same match is a ``LIKE`` on the text with its
-punctuation made spaces, by a function registered on each connection.
+parser, no dictionary: the words as they are) and indexed by GIN (lead_search_idx, migrations
+0026 and 0027); the search is a ``tsquery`` of words, the last one a prefix. On SQLite the
+same match is a ``LIKE`` on the text with its words between spaces, by a function registered
+on each connection.
 """
 
 from __future__ import annotations
@@ -32,17 +33,31 @@ from django.db.models import BooleanField, F, Func, Q, TextField, Value
 from django.db.models.functions import Least, StrIndex
 from django.db.models.lookups import Contains, GreaterThan
 
-# Where words are cut, besides spaces. Migration 0026's index repeats this list in its SQL:
-# change both together (a test checks the search uses the index). No quote, backslash or
-# percent sign: they would need escaping in the SQL below.
-SEPARATORS = '@.+_-,;:()[]{}/|&"!?<>#*=~\t\n\r'
+# Where words are cut, besides spaces: punctuation, apostrophes and dashes, and every other
+# character Python counts as white space (a no-break space, an ideographic space, a tab…), so
+# that Python's cut (search words, SQLite) and PostgreSQL's (``string_to_array`` at a space)
+# agree. Migration 0027's index repeats this list in its SQL: change both together (a test
+# checks that the search uses the index).
+SEPARATORS = (
+    "@.+_-,;:()[]{}/|&\"!?<>#*=~'\u2018\u2019\u2013\u2014"
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 _TO_SPACES = str.maketrans(SEPARATORS, " " * len(SEPARATORS))
-MAX_WORDS = 10  # more words than this in one search are ignored
+MAX_WORDS = 10  # the words of a search after the tenth are ignored
+
+
+def _sql_literal(text: str) -> str:
+    """``text`` as a PostgreSQL escape string, every character outside printable ASCII (and the
+    quote and backslash) written as ``\\uXXXX``: nothing in it for SQL or Python to read."""
+    escaped = "".join(c if " " <= c <= "~" and c not in "'\\%" else f"\\u{ord(c):04x}" for c in text)
+    return f"E'{escaped}'"
+
 
 _WORDS_SQL = (
     "array_to_tsvector(array_remove(string_to_array("
-    f"translate(%(expressions)s, E'{SEPARATORS.encode('unicode_escape').decode()}', "
-    f"'{' ' * len(SEPARATORS)}'), ' '), ''))"
+    f"translate(%(expressions)s, {_sql_literal(SEPARATORS)}, '{' ' * len(SEPARATORS)}'), ' '), ''))"
 )
 
 
@@ -67,29 +82,34 @@ class _TsQuery(Func):
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text`` as the search cuts them, lower-cased, in order, without repeats."""
-    return list(dict.fromkeys(text.lower().translate(_TO_SPACES).split()))
+    """The words of ``text`` as the search cuts them, lower-cased, in order."""
+    return [word for word in text.lower().translate(_TO_SPACES).split(" ") if word]
 
 
-def _query(search_words: list[str]) -> str:
-    """A ``tsquery`` of the words, the last as a prefix, quoted: no word is read as an operator."""
-    quoted = ["'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in search_words]
-    quoted[-1] += ":*"
-    return " & ".join(quoted)
+def _query(whole: list[str], beginning: str) -> str:
+    """A ``tsquery`` of the whole words and the beginning, each quoted: none is read as an operator."""
+
+    def quoted(word: str) -> str:
+        return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
+
+    return " & ".join([*(quoted(w) for w in whole), quoted(beginning) + ":*"])
 
 
 def lead_search(search: str) -> Q:
     """The condition on leads for the list's search ``search`` (see the module's docstring)."""
     text = search.strip().lower()
-    found = words(text)[:MAX_WORDS]
-    # Parts written with punctuation must appear as written ("jane.doe@acme", "smith-jones"):
-    # checked on the rows the words found, so the index still does the finding.
+    typed = words(text)[:MAX_WORDS]
+    # Parts written with punctuation inside must appear as written ("jane.doe@acme",
+    # "smith-jones"; not "doe," or "(uk)"): checked on the rows the words found.
     condition = Q()
     for part in text.split():
-        if part.translate(_TO_SPACES) != part:
-            condition &= Q(search_text__contains=part)
-    if not found:
-        return condition  # only punctuation: the text as written, unindexed
+        core = part.strip(SEPARATORS)
+        if core.translate(_TO_SPACES) != core:
+            condition &= Q(search_text__contains=core)
+    if not typed:
+        return Q(search_text__contains=text)  # only punctuation: the text as written, unindexed
+    *before, beginning = typed
+    whole = list(dict.fromkeys(before))  # "ja ja": "ja" whole, and "ja" a beginning
     if connection.vendor == "postgresql":
         # Each word is also in the text as written (a word starting with "garcia" has "garcia" in
         # it): a cheap test PostgreSQL makes before building a row's words, where it reads the
@@ -98,11 +118,11 @@ def lead_search(search: str) -> Q:
         # One clause, by strpos, not a LIKE per word: the planner then counts it once, at a
         # third, where LIKE's own estimate times the words' made it expect a few hundred leads
         # of 22,000 and read them with parallel workers (p50 117 ms against 3 ms without).
-        positions = [StrIndex(F("search_text"), Value(word)) for word in found]
+        positions = [StrIndex(F("search_text"), Value(word)) for word in dict.fromkeys(typed)]
         condition &= Q(GreaterThan(Least(*positions) if len(positions) > 1 else positions[0], 0))
-        return Q(_Matches(SearchWords(F("search_text")), _TsQuery(Value(_query(found))))) & condition
+        query = _query(whole, beginning)
+        return Q(_Matches(SearchWords(F("search_text")), _TsQuery(Value(query)))) & condition
     spaced = Func(F("search_text"), function=SQLITE_WORDS_FUNCTION, output_field=TextField())
-    *whole, beginning = found
     for word in whole:
         condition &= Q(Contains(spaced, f" {word} "))
     return condition & Q(Contains(spaced, " " + beginning))
@@ -113,7 +133,7 @@ SQLITE_WORDS_FUNCTION = "smk_search_words"
 
 def _spaced_words(text: str | None) -> str | None:
     """SQLite's ``smk_search_words``: the text's words between spaces (`` jane doe acme ``)."""
-    return None if text is None else " " + " ".join(text.translate(_TO_SPACES).split()) + " "
+    return None if text is None else " " + " ".join(words(text)) + " "
 
 
 def register_sqlite_functions(sender, connection, **kwargs) -> None:

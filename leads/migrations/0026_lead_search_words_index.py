@@ -1,4 +1,4 @@
-"""The lead list's search by word beginnings (leads/search.py) replaces the trigram search.
+"""The lead list's search by words (leads/search.py) replaces the trigram search.
 
 PostgreSQL only: a GIN index of the words of ``search_text`` replaces the trigram index of
 migration 0006, which is dearer to keep up on every lead written: the CSV import of 1,000,000
