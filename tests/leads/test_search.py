@@ -61,9 +61,11 @@ def found(api, rep, search: str) -> set[str]:
         ("garcia", {"maria@garcia-partners.test"}),  # the email's domain has it unaccented
         ("o'brien", {"sean@northwind.test"}),
         ("brien", {"sean@northwind.test"}),  # a word after an apostrophe
-        ("logistics", {"yamada@nbsp.test"}),  # a word after a no-break space
+        # A no-break or ideographic space is no separator: the same on both databases.
         ("acme\xa0log", {"yamada@nbsp.test"}),
-        ("太郎", {"yamada@nbsp.test"}),
+        ("logistics", set()),
+        ("山田", {"yamada@nbsp.test"}),
+        ("太郎", set()),
         ("ith", set()),  # inside a word: not a match
         ("nitech", set()),
     ],
@@ -107,8 +109,8 @@ def test_another_organisations_leads_are_not_found(api, rep, people):
     assert found(api, rep, "jane") == {"jane.doe+news@acme.co.uk"}
 
 
-def test_words_are_cut_at_punctuation_and_every_space():
-    assert words("Jane.Doe+news@Acme.co.uk O\u2019Brien\xa0(Acme)") == [
+def test_words_are_cut_at_punctuation_and_spaces():
+    assert words("Jane.Doe+news@Acme.co.uk  O'Brien (Acme)") == [
         "jane", "doe", "news", "acme", "co", "uk", "o", "brien", "acme"
     ]  # fmt: skip
 
