@@ -15,8 +15,8 @@ every word that starts so: two common names both as beginnings took 17 ms, as wo
 
 Why words and not any text inside them (trigrams, until migration 0026): a lead has about
 fifty trigrams and eight words, and the words' index is the cheaper to keep up on every lead
-written. The CSV import of 1,000,000 leads went from 10,963 to 13,439 rows/s, run back to back
-(bench/README.md, CSV import). People search a CRM for names, companies and addresses by their
+written. The CSV import of 1,000,000 leads went from 10,980 to 12,268 rows/s, on the means of
+two runs and six (bench/README.md, CSV import). People search a CRM for names, companies and addresses by their
 beginnings; ``ith`` no longer finds Smith, and ``doe jane`` now finds Jane Doe.
 
 On PostgreSQL the words are a ``tsvector`` built with ``array_to_tsvector`` (no text-search
@@ -36,10 +36,10 @@ from django.db.models.lookups import Contains, GreaterThan
 # Where words are cut, besides spaces: ASCII punctuation (the apostrophe included) and the
 # tab and line breaks. Migration 0027's index repeats this list in its SQL: change both
 # together (a test checks that the search uses the index). ASCII only, and short: PostgreSQL's
-# translate() looks each character of a lead's text up in this list, and with the Unicode
-# spaces and quotes added (59 characters) the lead's COPY cost 14 µs more a lead (the CSV
-# import of 1,000,000 rows 12,604 → 10,280 rows/s). Other characters, a no-break space
-# included, stay inside a word, in Python (which cuts at " " only) as in PostgreSQL.
+# translate() looks each character of a lead's text up in this list: with the Unicode spaces,
+# quotes and dashes added (59 characters), the CSV import's COPY of 1,000,000 leads took 52 s
+# of PostgreSQL's CPU, against 36–42 with these. Other characters, a no-break space included,
+# stay inside a word, in Python (which cuts at " " only) as in PostgreSQL.
 SEPARATORS = "@.+_-,;:()[]{}/|&\"!?<>#*=~'\t\n\r"
 _TO_SPACES = str.maketrans(SEPARATORS, " " * len(SEPARATORS))
 MAX_WORDS = 10  # the words of a search after the tenth are ignored

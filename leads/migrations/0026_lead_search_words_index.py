@@ -2,7 +2,7 @@
 
 PostgreSQL only: a GIN index of the words of ``search_text`` replaces the trigram index of
 migration 0006, which is dearer to keep up on every lead written: the CSV import of 1,000,000
-leads went from 10,963 to 13,439 rows/s, run back to back (bench/README.md, CSV import).
+leads went from 10,980 to 12,268 rows/s on the means (bench/README.md, CSV import).
 
 The expression is leads.search.SearchWords's, written out: the planner uses the index only for
 that same expression (a test checks that the search does). Both indexes are built and dropped
