@@ -18,6 +18,7 @@ from rest_framework.utils.urls import replace_query_param
 from leads import selectors, services
 from leads.models import BuyerStage, Campaign, Channel, Lead, ScoreChange, Seniority, StageChange
 from leads.scoring import lead_engagement_explained
+from leads.search import MAX_WORDS
 from leads.selectors import SORTS, LeadFilters
 from leads.services import LeadInput
 from personas.api import CampaignRefSerializer, InputSerializer, OrgRelatedField, PersonaRefSerializer
@@ -228,7 +229,7 @@ class LeadFilterSerializer(serializers.Serializer):
         help_text=(
             "Words of the email, name and company, in any order, the last one as the beginning of a "
             "word (``acme gar`` finds María García at acme.com). A part written "
-            "with punctuation inside (``jane.doe@acme``) must appear as written. At most 10 words count."
+            f"with punctuation inside (``jane.doe@acme``) must appear as written. At most {MAX_WORDS} words count."
         ),
     )
     sort = serializers.ChoiceField(list(SORTS), default="newest")
