@@ -53,7 +53,7 @@ def update_from_values(
     if pg_types and connection.vendor == "postgresql":
         arrays = ", ".join(f"%s::{t}[]" for t in pg_types)
         source = f"SELECT * FROM unnest({arrays})"  # noqa: S608 (types from code)
-        values = [_pg_array_of(t, [row[i] for row in rows]) for i, t in enumerate(pg_types)]
+        values = [pg_array_of(t, [row[i] for row in rows]) for i, t in enumerate(pg_types)]
         # The keys again, as a condition on the table itself: the planner then reads just those
         # rows by index, where a join alone may walk the whole index (a merge join) or table.
         keys = f"{table}.{q(join)} = ANY(ARRAY(SELECT {q(columns[0])} FROM v))"  # noqa: S608 (names from code)
@@ -77,8 +77,9 @@ def update_from_values(
 _PG_NUMBERS = frozenset({"bigint", "integer", "smallint", "float8", "double precision"})
 
 
-def _pg_array_of(pg_type: str, values: Sequence[object]) -> str:
-    """pg_array, with numbers written as they are (no quoting: the common case, and the fast one)."""
+def pg_array_of(pg_type: str, values: Sequence[object]) -> str:
+    """pg_array of a column of ``pg_type``, numbers written as they are (no quoting: the common
+    case, and the fast one)."""
     if pg_type in _PG_NUMBERS:
         return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
     return pg_array(values)

@@ -2,17 +2,20 @@
 
 Writes (``campaign_create``, ``campaign_update``) and reads (``campaign_list`` …) of one
 resource, in one module. Incoming leads are attributed to a campaign by their UTM triple
-(``campaign_by_utm``), so no two campaigns of an organisation may share one.
+(``campaigns_by_utm``), so no two campaigns of an organisation may share one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
+from functools import reduce
+from operator import or_
 
 from django.db import transaction
-from django.db.models import Count, F, FloatField, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, FloatField, Q, QuerySet
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
@@ -54,8 +57,8 @@ class CampaignInput:
 # --- Writes ---------------------------------------------------------------------------
 
 
-def _by_utm(qs: QuerySet[Campaign], source: str, medium: str, campaign: str) -> QuerySet[Campaign]:
-    return qs.filter(utm_source__iexact=source, utm_medium__iexact=medium, utm_campaign__iexact=campaign)
+def _utm_q(source: str, medium: str, campaign: str) -> Q:
+    return Q(utm_source__iexact=source, utm_medium__iexact=medium, utm_campaign__iexact=campaign)
 
 
 def _campaign_validate(org: Organization, data: CampaignInput, campaign: Campaign | None) -> CampaignInput:
@@ -100,7 +103,7 @@ def _campaign_validate(org: Organization, data: CampaignInput, campaign: Campaig
         raise InvalidInput(f"There is already a campaign called “{data.name}”.", field="name")
     utm = (data.utm_source, data.utm_medium, data.utm_campaign)
     if any(utm):
-        clash = _by_utm(others, *utm).first()
+        clash = others.filter(_utm_q(*utm)).first()
         if clash is not None:
             raise InvalidInput(
                 f"“{clash.name}” already uses these UTM values; incoming leads could not tell the two apart. "
@@ -182,12 +185,38 @@ def campaign_leads(*, campaign: Campaign) -> QuerySet[Lead]:
     )
 
 
-def campaign_by_utm(*, org: Organization, source: str, medium: str, campaign: str) -> Campaign | None:
-    """The campaign these UTM values name (exact, ignoring case and surrounding spaces), if any.
+# Distinct UTM triples looked up per query (a flag column each): a batch of events names a few.
+UTM_LOOKUP_CHUNK = 50
 
-    No UTM values name no campaign: many campaigns (events, referrals) have none.
+UtmValues = tuple[str, str, str]
+
+
+def campaigns_by_utm(*, org: Organization, utms: Iterable[UtmValues]) -> dict[UtmValues, int | None]:
+    """The id of the campaign each (source, medium, campaign) triple names (exact, ignoring case
+    and surrounding spaces), or None. No UTM values name no campaign: many campaigns (events,
+    referrals) have none.
+
+    One query for up to ``UTM_LOOKUP_CHUNK`` distinct triples: each row says, in a column per
+    triple, which triples it matches, compared by the database as one triple's lookup would be
+    (an event batch's triples, looked up one by one, cost a query each: 2 ms of an ingestion
+    request apiece).
     """
-    utm = (source.strip(), medium.strip(), campaign.strip())
-    if not any(utm):
-        return None
-    return _by_utm(Campaign.objects.for_org(org), *utm).order_by("-created_at", "-id").first()
+    keys = {utm: tuple(value.strip() for value in utm) for utm in utms}
+    wanted = sorted({key for key in keys.values() if any(key)})
+    found: dict[tuple[str, ...], int] = {}
+    for start in range(0, len(wanted), UTM_LOOKUP_CHUNK):
+        chunk = wanted[start : start + UTM_LOOKUP_CHUNK]
+        matches = [_utm_q(*key) for key in chunk]
+        flags = {f"utm_{i}": ExpressionWrapper(q, output_field=BooleanField()) for i, q in enumerate(matches)}
+        rows = (
+            Campaign.objects.for_org(org)
+            .filter(reduce(or_, matches))
+            .annotate(**flags)
+            .order_by("-created_at", "-id")  # the newest, were two ever to share a triple
+            .values_list("pk", *flags)
+        )
+        for pk, *hits in rows:
+            for key, hit in zip(chunk, hits, strict=True):
+                if hit:
+                    found.setdefault(key, pk)
+    return {utm: found.get(key) for utm, key in keys.items()}

@@ -27,7 +27,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
-from leads.bulk_sql import pg_array, update_from_values
+from leads.bulk_sql import pg_array_of, update_from_values
+from leads.campaigns import campaigns_by_utm
 from leads.models import ActivityEvent, Lead, Visitor
 from leads.services import LeadInput, _validate, alias_lead_ids, lead_create, lead_update
 from smarketing.accounts.models import Organization
@@ -153,24 +154,12 @@ def _clean(org: Organization, index: int, raw: object, now: datetime, emails_che
     )
 
 
-class _CampaignsByUtm:
-    """The campaign id an event's utm_source/medium/campaign properties name, looked up once per batch."""
-
-    def __init__(self, org: Organization) -> None:
-        self.org, self.cache = org, {}
-
-    def get(self, properties: dict) -> int | None:
-        from leads.campaigns import campaign_by_utm
-
-        if not properties:
-            return None
-        utm = tuple(str(properties.get(f"utm_{k}") or "") for k in ("source", "medium", "campaign"))
-        if not any(utm):
-            return None
-        if utm not in self.cache:
-            campaign = campaign_by_utm(org=self.org, source=utm[0], medium=utm[1], campaign=utm[2])
-            self.cache[utm] = campaign.pk if campaign else None
-        return self.cache[utm]
+def _utm(properties: dict) -> tuple[str, str, str] | None:
+    """An event's utm_source/medium/campaign properties, or None without any."""
+    if not properties:
+        return None
+    utm = tuple(str(properties.get(f"utm_{k}") or "") for k in ("source", "medium", "campaign"))
+    return utm if any(utm) else None
 
 
 def _lead_input(attributes: dict) -> LeadInput:
@@ -261,11 +250,12 @@ def _store(
     if failed:  # reported by index: neither stored nor identifying a visitor
         valid = [e for e in valid if e.index not in failed]
     visitors, stitched = _visitors_for(org, valid, lead_ids, now)
-    campaigns = _CampaignsByUtm(org)
+    utms = [_utm(e.properties) for e in valid]
+    campaigns = campaigns_by_utm(org=org, utms={utm for utm in utms if utm})
     rows = []
-    for e in valid:
+    for e, utm in zip(valid, utms, strict=True):
         lead_id = lead_ids[e.email] if e.email else visitors.get(e.anonymous_id)
-        rows.append((e, lead_id, campaigns.get(e.properties)))
+        rows.append((e, lead_id, campaigns[utm] if utm else None))
     inserted = _events_insert(org, rows, now)
     result.accepted = len(inserted)
     result.duplicates += len(rows) - len(inserted)
@@ -400,7 +390,8 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
         )
     if connection.vendor == "postgresql":
         # A column a parameter: a 1,000-event VALUES list took longer to parse than to insert.
-        columns = [pg_array(params[i :: len(_EVENT_COLUMN_TYPES)]) for i in range(len(_EVENT_COLUMN_TYPES))]
+        n = len(_EVENT_COLUMN_TYPES)
+        columns = [pg_array_of(pg_type, params[i::n]) for i, pg_type in enumerate(_EVENT_COLUMN_TYPES)]
         values, params = _EVENT_COLUMNS_UNNESTED, columns
     else:
         values = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))

@@ -515,7 +515,16 @@ class ActivityEvent(models.Model):
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes of their own: every insert and every scoring pays for each index,
     # and event_client_id_unique_per_org / event_lead_occurred_idx start with these columns.
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The organisation and the campaign are not database constraints (the lead is): an event is
+    # written by ingestion for the organisation whose key sent it, with the campaign its UTM
+    # values named, both read in that request; it goes away with its organisation through the
+    # ORM, which cascades it, and loses its campaign through the ORM's SET_NULL. Each check cost
+    # ≈ 3 µs of PostgreSQL an event at commit, where ingestion has ≈ 200 µs for everything
+    # (bench/README.md). The lead's stays: a lead deleted or merged away while a request stores
+    # its events must fail that request, not leave events that no scoring run can place.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     lead = models.ForeignKey(
         Lead, on_delete=models.CASCADE, null=True, blank=True, related_name="events", db_index=False
     )
@@ -529,7 +538,9 @@ class ActivityEvent(models.Model):
     # the events that have one, PostgreSQL took that index for a lead's campaign events (the
     # touch's MIN/MAX, attribution's campaign__isnull=False) on estimates that made it look
     # small, and filtered every campaign event for each lead (1.2 s for 150 leads, bench/README).
-    campaign = models.ForeignKey(Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     scored_at = models.DateTimeField(null=True, blank=True)
     points = models.IntegerField(null=True, blank=True, help_text="Engagement points it earned when scored.")
 

@@ -209,14 +209,37 @@ def test_campaign_leads_are_its_first_touch_leads_newest_first(org):
     assert list(campaigns.campaign_leads(campaign=campaign)) == [new, old]
 
 
-def test_campaign_by_utm_is_exact_ignoring_case(org, other_org):
+def test_campaigns_by_utm_is_exact_ignoring_case_and_spaces(org, other_org):
     campaign = make_campaign(org, utm_source="google", utm_medium="cpc", utm_campaign="trial")
     make_campaign(org, "No UTM")
-    assert campaigns.campaign_by_utm(org=org, source="Google", medium="CPC ", campaign="trial") == campaign
-    assert campaigns.campaign_by_utm(org=org, source="google", medium="cpc", campaign="trial-2") is None
-    assert campaigns.campaign_by_utm(org=org, source="google", medium="", campaign="trial") is None
-    assert campaigns.campaign_by_utm(org=org, source="", medium="", campaign="") is None
-    assert campaigns.campaign_by_utm(org=other_org, source="google", medium="cpc", campaign="trial") is None
+    make_campaign(other_org, "Theirs", utm_source="google", utm_medium="cpc", utm_campaign="trial-2")
+    utms = [
+        ("Google", "CPC ", "trial"),
+        ("google", "cpc", "TRIAL"),  # a case variant in the same batch: the same campaign
+        ("google", "cpc", "trial-2"),  # another organisation's
+        ("google", "", "trial"),
+        ("", "", ""),
+    ]
+    assert campaigns.campaigns_by_utm(org=org, utms=utms) == {
+        ("Google", "CPC ", "trial"): campaign.pk,
+        ("google", "cpc", "TRIAL"): campaign.pk,
+        ("google", "cpc", "trial-2"): None,
+        ("google", "", "trial"): None,
+        ("", "", ""): None,
+    }
+    assert campaigns.campaigns_by_utm(org=other_org, utms=[("google", "cpc", "trial")]) == {
+        ("google", "cpc", "trial"): None
+    }
+    assert campaigns.campaigns_by_utm(org=org, utms=[]) == {}
+
+
+def test_campaigns_by_utm_takes_more_triples_than_a_query_holds(org, django_assert_num_queries):
+    many = [make_campaign(org, f"C{i}", utm_source="news", utm_medium="email", utm_campaign=f"c{i}") for i in range(3)]
+    utms = [("news", "email", f"C{i}") for i in range(campaigns.UTM_LOOKUP_CHUNK + 5)]
+    with django_assert_num_queries(2):
+        found = campaigns.campaigns_by_utm(org=org, utms=utms)
+    assert [found[utm] for utm in utms[:4]] == [c.pk for c in many] + [None]
+    assert set(found.values()) == {None, *(c.pk for c in many)}
 
 
 # --- Pages ----------------------------------------------------------------------------
