@@ -7,6 +7,12 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads and campaigns"
 
     def ready(self) -> None:
+        from django.db.models import Field, ForeignObject
+
+        from leads.bulk_sql import AnyOf
         from leads.search import register_sqlite_functions
+
+        Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # related fields take only lookups registered on it
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="leads.search.sqlite")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
+from django.db.models import Lookup
 
 # PostgreSQL types a VALUES column from its literals (text for strings, numeric for floats),
 # so columns whose target type has no assignment cast from those say their type.
@@ -165,3 +167,29 @@ def upsert_rows(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
+
+
+class AnyOf(Lookup):
+    """``field__any_of=values``: ``field__in`` for the long lists of set-based code (a scoring
+    batch's thousands of lead ids, an ingestion batch's emails), without the per-value work.
+
+    ``__in`` prepares and resolves every value in Python (≈ 4 µs each) and, on PostgreSQL,
+    sends each as a literal of its own to parse; here the values (already of the column's type)
+    go as one array parameter (``= ANY(%s)``) on PostgreSQL, as a parameter each elsewhere.
+    Pass a set, frozenset or list of plain values (no expressions). Registered on every field by
+    ``LeadsConfig.ready``.
+    """
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def get_prep_lookup(self):
+        return list(self.rhs)
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        if not self.rhs:
+            raise EmptyResultSet
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*params, self.rhs]  # psycopg2 sends a list as one ARRAY
+        return f"{lhs} IN ({', '.join(['%s'] * len(self.rhs))})", [*params, *self.rhs]

@@ -275,7 +275,7 @@ def _known_lead_ids(org: Organization, emails: set[str]) -> dict[str, int]:
     found = (
         Lead.objects.for_org(org)
         .alias(email_key=Upper("email"))
-        .filter(email_key__in=[e.upper() for e in emails])
+        .filter(email_key__any_of={e.upper() for e in emails})
         .values_list("email", "pk")
     )
     known = {email.lower(): pk for email, pk in found}

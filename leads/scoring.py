@@ -175,7 +175,9 @@ def _cap_counts(
     # a daily one read the whole week).
     since = reduce(operator.or_, (Q(event_type=t, occurred_at__gte=start) for t, start in earliest.items()))
     grouped = (
-        ActivityEvent.objects.filter(since, lead_id__in={lead_id for lead_id, _, _ in keys}, scored_at__isnull=False)
+        ActivityEvent.objects.filter(
+            since, lead_id__any_of={lead_id for lead_id, _, _ in keys}, scored_at__isnull=False
+        )
         .annotate(rule_index=rule_index_expression(model), period=cap_period_expression(model))
         .values("lead_id", "rule_index", "period")
         .annotate(n=Count("pk"))
@@ -519,7 +521,7 @@ def _lock_scores(lead_ids: set[int]) -> dict[int, _LeadScore]:
     locked: a lead a concurrent run is scoring keeps its events for a later batch). FOR NO KEY
     UPDATE of the score row only: the lead row is neither locked nor rewritten."""
     locked = (
-        LeadScore.objects.filter(lead_id__in=lead_ids)
+        LeadScore.objects.filter(lead_id__any_of=lead_ids)
         .select_for_update(no_key=True, skip_locked=True, of=("self",))
         .order_by("lead_id")
         .values_list(*_LEAD_FIELDS)
