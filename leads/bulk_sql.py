@@ -173,9 +173,10 @@ class AnyOf(Lookup):
     """``field__any_of=values``: ``field__in`` for the long lists of set-based code (a scoring
     batch's thousands of lead ids, an ingestion batch's emails), without the per-value work.
 
-    ``__in`` prepares and resolves every value in Python (≈ 4 µs each) and, on PostgreSQL,
-    sends each as a literal of its own to parse; here the values (already of the column's type)
-    go as one array parameter (``= ANY(%s)``) on PostgreSQL, as a parameter each elsewhere.
+    ``__in`` prepares and resolves every value in Python (about a tenth of a scoring batch's
+    own Python time, under cProfile) and, on PostgreSQL, sends each as a literal of its own;
+    here the values (already of the column's type) go as one array parameter (``= ANY(%s)``)
+    on PostgreSQL, as a parameter each elsewhere.
     Pass a set, frozenset or list of plain values (no expressions). Registered on every field by
     ``LeadsConfig.ready``.
     """

@@ -70,6 +70,15 @@ def test_valid_batch_is_stored_and_scored(post, org, model):
     assert ScoreChange.objects.get(lead=lead).total_score == 35
 
 
+def test_each_event_keeps_its_own_properties(post, org):
+    """A batch's properties are stored with their own events, whatever characters they hold."""
+    odd = ['say "hi"', "back\\slash", "{braces},[brackets]", "naïve — ünïcode", "", "NULL", "tab\tnew\nline"]
+    batch = [event(i, properties={"n": i, "text": odd[i % len(odd)], "nested": {"list": [i, None]}}) for i in range(40)]
+    assert post(batch).json()["accepted"] == 40
+    stored = dict(ActivityEvent.objects.filter(organization=org).values_list("client_event_id", "properties"))
+    assert stored == {e["id"]: e["properties"] for e in batch}
+
+
 def test_invalid_events_are_reported_by_index_and_valid_ones_kept(post, org):
     future = (timezone.now() + timedelta(hours=2)).isoformat()
     batch = [
