@@ -7,12 +7,14 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads and campaigns"
 
     def ready(self) -> None:
-        from django.db.models import Field, ForeignObject
+        from django.db.models import CharField, ForeignObject, IntegerField, TextField
 
         from leads.bulk_sql import AnyOf
         from leads.search import register_sqlite_functions
 
-        Field.register_lookup(AnyOf)
-        ForeignObject.register_lookup(AnyOf)  # related fields take only lookups registered on it
+        # Ids (the auto fields are integer fields) and text; related fields take only lookups
+        # registered on ForeignObject.
+        for field in (IntegerField, CharField, TextField, ForeignObject):
+            field.register_lookup(AnyOf)
 
         connection_created.connect(register_sqlite_functions, dispatch_uid="leads.search.sqlite")

@@ -177,14 +177,17 @@ class AnyOf(Lookup):
     own Python time, under cProfile) and, on PostgreSQL, sends each as a literal of its own;
     here the values (already of the column's type) go as one array parameter (``= ANY(%s)``)
     on PostgreSQL, as a parameter each elsewhere.
-    Pass a set, frozenset or list of plain values (no expressions). Registered on every field by
-    ``LeadsConfig.ready``.
+    Pass a set, frozenset, list or tuple of plain values of the column's type (ids, strings; no
+    expressions), nothing is converted. ``LeadsConfig.ready`` registers it on the integer, text
+    and related fields only: a date or JSON column needs the conversions ``__in`` makes.
     """
 
     lookup_name = "any_of"
     prepare_rhs = False
 
     def get_prep_lookup(self):
+        if not isinstance(self.rhs, set | frozenset | list | tuple):
+            raise TypeError(f"any_of takes a set, list or tuple of values, not {type(self.rhs).__name__}.")
         return list(self.rhs)
 
     def as_sql(self, compiler, connection):

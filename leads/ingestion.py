@@ -7,7 +7,9 @@ stored, and ``sweep_unscored_events`` (beat, every minute) scores them when it i
 
 Limits (documented in the README): 1,000 events a request; ``properties`` at most 8 KB of
 JSON; ids and anonymous ids at most 100 characters; ``occurred_at`` ISO 8601 (no offset means
-UTC), not more than 5 minutes in the future nor older than 5 years.
+UTC), not more than 5 minutes in the future nor older than 5 years; no NUL character or lone
+surrogate in any text, no number JSON cannot hold (PostgreSQL refuses them: one such event
+would fail its whole batch).
 """
 
 from __future__ import annotations
@@ -79,6 +81,28 @@ class _Valid:
 _EVENT_TYPES = frozenset(ActivityEvent.Type.values)
 
 
+def _unstorable(text: str) -> str | None:
+    """What in ``text`` no database here can store (PostgreSQL refuses both in text and JSON), or None."""
+    if "\x00" in text:
+        return "a NUL character (\\u0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # json.loads joins the halves of a pair: any surrogate left is alone
+        return "half of a surrogate pair (a lone \\ud800–\\udfff)"
+    return None
+
+
+def _unstorable_in(value: object) -> str | None:
+    """_unstorable for every key and string of a decoded JSON value."""
+    if isinstance(value, str):
+        return _unstorable(value)
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := _unstorable(k) or _unstorable_in(v))), None)
+    if isinstance(value, list):
+        return next((p for v in value if (p := _unstorable_in(v))), None)
+    return None
+
+
 def _clean(org: Organization, index: int, raw: object, now: datetime, emails_checked: set[str]) -> _Valid:
     """One event checked, its lead attributes by the rules of a lead (before anything is stored:
     an event is either stored or reported); raises ValueError with the message reported for its index.
@@ -91,6 +115,8 @@ def _clean(org: Organization, index: int, raw: object, now: datetime, emails_che
     client_id = raw.get("id")
     if not isinstance(client_id, str) or not client_id.strip() or len(client_id) > MAX_ID:
         raise ValueError(f"“id” is required: your own unique id for the event, up to {MAX_ID} characters.")
+    if problem := _unstorable(client_id):
+        raise ValueError(f"“id” contains {problem}, which cannot be stored.")
     event_type = raw.get("type")
     if event_type not in _EVENT_TYPES:
         raise ValueError(f"Unknown type {str(event_type)[:50]!r}; one of: {', '.join(ActivityEvent.Type.values)}.")
@@ -113,6 +139,9 @@ def _clean(org: Organization, index: int, raw: object, now: datetime, emails_che
         raise ValueError("“email” and “anonymous_id” are strings.")
     if not email and not anonymous_id:
         raise ValueError("An event needs an “email” or an “anonymous_id”.")
+    for name, value in (("email", email), ("anonymous_id", anonymous_id)):
+        if problem := _unstorable(value):
+            raise ValueError(f"“{name}” contains {problem}, which cannot be stored.")
     if email and email not in emails_checked:
         try:
             validate_email(email)
@@ -125,7 +154,13 @@ def _clean(org: Organization, index: int, raw: object, now: datetime, emails_che
     if not isinstance(properties, dict):
         raise ValueError("“properties” is a JSON object.")
     # Serialised once: for the size limit here and as the stored value (the INSERT takes it as is).
-    properties_json = json.dumps(properties)
+    try:
+        properties_json = json.dumps(properties, allow_nan=False)
+    except ValueError:  # 1e400 reads as infinity: JSON has no such number, PostgreSQL refuses it
+        raise ValueError("“properties” holds a number too large for JSON (infinite or not a number).") from None
+    # Escaped as \u0000 or \udxxx in the serialised text (also an emoji's pair): only then looked for.
+    if ("\\u0000" in properties_json or "\\ud" in properties_json) and (problem := _unstorable_in(properties)):
+        raise ValueError(f"“properties” contains {problem}, which cannot be stored.")
     if len(properties_json) > MAX_PROPERTIES_BYTES:
         raise ValueError(f"“properties” is larger than {MAX_PROPERTIES_BYTES // 1024} KB.")
     attributes = raw.get("lead") or {}
@@ -173,6 +208,8 @@ def _lead_input(attributes: dict) -> LeadInput:
             value = _company_size(value)
         elif not isinstance(value, str):
             raise ValueError(f"Lead attribute “{name}” is text.")
+        elif problem := _unstorable(value):
+            raise ValueError(f"Lead attribute “{name}” contains {problem}, which cannot be stored.")
         data[name] = value
     return LeadInput(**data)
 

@@ -521,7 +521,10 @@ class ActivityEvent(models.Model):
     # ORM, which cascades it, and loses its campaign through the ORM's SET_NULL. Each check cost
     # ≈ 3 µs of PostgreSQL an event at commit, where ingestion has ≈ 200 µs for everything
     # (bench/README.md). The lead's stays: a lead deleted or merged away while a request stores
-    # its events must fail that request, not leave events that no scoring run can place.
+    # its events must fail that request, not leave events that no scoring run can place. The
+    # cost: an anonymous event stored while its organisation is being deleted can outlive it
+    # (nothing reads those); a campaign goes only with its organisation today (no page or API
+    # deletes one), and a campaign delete added later must lock out ingestion of its UTM values.
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )

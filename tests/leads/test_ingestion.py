@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from unittest import mock
@@ -60,6 +61,17 @@ def post(api_key_client, django_capture_on_commit_callbacks):
     return _post
 
 
+@pytest.fixture
+def post_raw(api_key_client, django_capture_on_commit_callbacks):
+    """POST a JSON text as it is (escapes such as \\ud800 that a Python str cannot encode)."""
+
+    def _post(body: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            return api_key_client.post(URL, body, content_type="application/json")
+
+    return _post
+
+
 def test_valid_batch_is_stored_and_scored(post, org, model):
     response = post([event(1), event(2, properties={"url": "https://site.test/pricing"})])
     assert response.status_code == 202
@@ -100,6 +112,34 @@ def test_invalid_events_are_reported_by_index_and_valid_ones_kept(post, org):
     assert "Unknown type" in errors[1] and "email" in errors[2] and "ISO 8601" in errors[3]
     assert "future" in errors[4] and "8 KB" in errors[5] and "favourite_colour" in errors[7]
     assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-1", "evt-10"}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"properties": {"note": "a\x00b"}}, "NUL"),
+        ({"properties": {"a\x00b": 1}}, "NUL"),
+        ({"properties": {"note": "\ud800"}}, "surrogate"),
+        ({"id": "evt-\x00"}, "NUL"),
+        ({"anonymous_id": "v-\x00"}, "NUL"),
+        ({"lead": {"first_name": "A\x00n"}}, "NUL"),
+    ],
+)
+def test_text_no_database_can_store_is_an_invalid_event_not_a_lost_batch(post_raw, org, bad, message):
+    """A NUL character or half a surrogate pair: PostgreSQL refuses them in text and JSON."""
+    body = post_raw(json.dumps({"events": [event(1), event(2, **bad), event(3)]})).json()
+    assert body["accepted"] == 2
+    assert [e["index"] for e in body["errors"]] == [1] and message in body["errors"][0]["error"]
+    assert set(ActivityEvent.objects.values_list("client_event_id", flat=True)) == {"evt-1", "evt-3"}
+
+
+def test_a_number_json_cannot_hold_is_an_invalid_event(post_raw, org):
+    batch = json.dumps({"events": [event(1), event(2, properties={"size": 0})]})
+    response = post_raw(batch.replace('"size": 0', '"size": 1e400'))  # a float of Python's: infinity
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 1 and [e["index"] for e in body["errors"]] == [1]
+    assert "number" in body["errors"][0]["error"]
 
 
 def test_resending_an_event_is_a_duplicate_never_a_second_event(post, org):
