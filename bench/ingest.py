@@ -62,6 +62,7 @@ from bench.common import (
     gunicorn_start,
     gunicorn_stop,
     log,
+    machine_speed,
     migrate,
     percentile,
     setup_django,
@@ -109,6 +110,19 @@ def _cpu_by_role(processes: dict[str, int]) -> dict[str, dict[int, float]]:
     roles["postgres"] = {pid: _cpu_s(pid) for pid in backends}
     roles["load generator"] = {0: sum(os.times()[:2])}
     return roles
+
+
+def _wal_state() -> dict:
+    """The server's write-ahead log position (bytes), checkpoints so far, and max_wal_size."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, "
+            "(SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter), current_setting('max_wal_size')"
+        )
+        lsn, checkpoints, max_wal_size = cursor.fetchone()
+    return {"lsn": lsn, "checkpoints": checkpoints, "max_wal_size": max_wal_size}
 
 
 SLUG = "bench-ingest"
@@ -350,6 +364,7 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     cpu_before = _cpu_by_role(roots)
+    wal_before = _wal_state()
     # Figures are of the events this run sent (a --reuse database holds earlier runs' too).
     since = datetime.now(UTC)
     started = time.monotonic()
@@ -368,6 +383,7 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
         time.sleep(1)
     drained = time.monotonic() - started
     cpu_after = _cpu_by_role(roots)
+    wal_after = _wal_state()
     # Processes that started during the run count from zero; ones that ended are missed.
     cpu = {
         role: round(sum(s - cpu_before[role].get(pid, 0.0) for pid, s in pids.items()), 1)
@@ -409,6 +425,13 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                 "cpu_ms_per_1000_events": {role: round(s * 1e6 / max(accepted, 1)) for role, s in cpu.items()},
                 "machine_cpu_s": round((drained) * (os.cpu_count() or 1), 1),
                 "still_unscored": ActivityEvent.objects.filter(scored_at=None, lead__isnull=False).count(),
+                # The server's whole write-ahead log and checkpoints from the first request until
+                # all was scored: a checkpoint makes the next change of every page log the whole
+                # page, and PostgreSQL starts one whenever max_wal_size of log has been written.
+                "wal_bytes_per_event": round((wal_after["lsn"] - wal_before["lsn"]) / max(accepted, 1)),
+                "checkpoints": wal_after["checkpoints"] - wal_before["checkpoints"],
+                "max_wal_size": wal_after["max_wal_size"],
+                "machine": machine_speed(),
             }
         ),
         flush=True,
