@@ -486,7 +486,7 @@ def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
     # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
     current = {
         pk: (first_id, latest_id)
-        for pk, first_id, latest_id in Lead.objects.filter(pk__in=list(touches))
+        for pk, first_id, latest_id in Lead.objects.filter(pk__any_of=set(touches))
         .select_for_update(no_key=True)
         .order_by("pk")
         .values_list("pk", "first_campaign_id", "latest_campaign_id")
