@@ -12,6 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
+from leads import tasks
 from leads.ingestion import events_ingest
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange, Visitor
 from leads.scoring import lead_explain, score_events
@@ -203,6 +204,39 @@ def test_broker_down_still_accepts_and_the_sweep_scores_later(post, org, model):
     assert ActivityEvent.objects.get().scored_at is None
     assert sweep_unscored_events() == 1
     assert Lead.objects.get().total_score == 30
+
+
+def test_a_run_scoring_a_stream_waits_for_the_next_batch_to_gather_and_a_handful_does_not(org, model):
+    """Scoring lingers between partial batches of a busy stream (fewer, larger batches), never
+    for the few events of a quiet organisation, and never with a full batch's backlog waiting."""
+    lead = LeadFactory(organization=org)
+    now = timezone.now()
+
+    def store(n: int, start: int) -> None:
+        ActivityEvent.objects.bulk_create(
+            ActivityEvent(
+                organization=org, lead=lead, client_event_id=f"s-{i}", event_type="email_open", occurred_at=now
+            )
+            for i in range(start, start + n)
+        )
+
+    store(3, 0)
+    with mock.patch("leads.tasks.time.sleep") as sleep:
+        assert tasks.score_pending_events(org.pk) == 3
+    sleep.assert_not_called()
+    store(tasks.LINGER_AFTER, 100)
+    with mock.patch("leads.tasks.time.sleep") as sleep:
+        assert tasks.score_pending_events(org.pk) == tasks.LINGER_AFTER
+    sleep.assert_called_once_with(tasks.LINGER_S)
+    store(5, 1000)
+    with (
+        mock.patch("leads.tasks.time.sleep") as sleep,
+        mock.patch.object(tasks, "BATCH", 3),
+        mock.patch.object(tasks, "LINGER_AFTER", 1),
+    ):
+        assert tasks.score_pending_events(org.pk) == 5
+    sleep.assert_called_once_with(tasks.LINGER_S)  # after the partial batch of 2, not the full one of 3
+    assert not ActivityEvent.objects.filter(scored_at=None).exists()
 
 
 def test_threshold_and_fast_lane_make_mqls_but_never_move_backwards(post, org, model):
