@@ -40,7 +40,9 @@ def score_pending_events(org_id: int) -> int:
             break
         if not run.scored:  # every lead of the batch busy elsewhere: give that run a moment
             time.sleep(0.05)
-        elif LINGER_AFTER <= run.scored < BATCH:  # a stream, not a backlog: let the next batch gather
+        elif run.scored >= LINGER_AFTER and run.scored + run.deferred < BATCH:
+            # The claim came back short (a stream, not a backlog): let the next batch gather. A
+            # full claim is a backlog, even when some of it waits for a concurrent run's leads.
             time.sleep(LINGER_S)
     if run.scored or run.deferred:  # out of time with work left: hand it to a fresh run, not the sweep
         enqueue_scoring(org_id)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
-from leads import tasks
+from leads import scoring, tasks
 from leads.ingestion import events_ingest
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange, Visitor
 from leads.scoring import lead_explain, score_events
@@ -236,6 +236,11 @@ def test_a_run_scoring_a_stream_waits_for_the_next_batch_to_gather_and_a_handful
     ):
         assert tasks.score_pending_events(org.pk) == 5
     sleep.assert_called_once_with(tasks.LINGER_S)  # after the partial batch of 2, not the full one of 3
+    # A full claim of which some leads were busy in a concurrent run is a backlog too.
+    runs = [scoring.ScoringRun(tasks.BATCH - 10, 10), scoring.ScoringRun(0, 0)]
+    with mock.patch("leads.tasks.time.sleep") as sleep, mock.patch.object(scoring, "score_pending", side_effect=runs):
+        tasks.score_pending_events(org.pk)
+    sleep.assert_not_called()
     assert not ActivityEvent.objects.filter(scored_at=None).exists()
 
 
