@@ -112,7 +112,7 @@ def _cpu_by_role(processes: dict[str, int]) -> dict[str, dict[int, float]]:
     return roles
 
 
-def _wal_state() -> dict:
+def wal_state() -> dict:
     """The server's write-ahead log position (bytes), checkpoints so far, and max_wal_size."""
     from django.db import connection
 
@@ -364,7 +364,7 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     cpu_before = _cpu_by_role(roots)
-    wal_before = _wal_state()
+    wal_before = wal_state()
     # Figures are of the events this run sent (a --reuse database holds earlier runs' too).
     since = datetime.now(UTC)
     started = time.monotonic()
@@ -383,7 +383,7 @@ def run(args, db_url: str, redis_url: str, processes: list) -> int:
         time.sleep(1)
     drained = time.monotonic() - started
     cpu_after = _cpu_by_role(roots)
-    wal_after = _wal_state()
+    wal_after = wal_state()
     # Processes that started during the run count from zero; ones that ended are missed.
     cpu = {
         role: round(sum(s - cpu_before[role].get(pid, 0.0) for pid, s in pids.items()), 1)

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repositor
 
 from bench.common import PRODUCTION_ENV, BenchError, database_url, log, machine_speed, setup_django
 from bench.import_csv import backend_cpu_s
-from bench.ingest import EVENT_MIX, SLUG
+from bench.ingest import EVENT_MIX, SLUG, wal_state
 
 
 def main() -> int:
@@ -85,14 +85,9 @@ def main() -> int:
     def wrapper(execute, sql, params, many, context):
         return timed(" ".join(sql.split())[:80], execute, sql, params, many, context)
 
-    def wal_lsn() -> str:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_current_wal_lsn()")
-            return cursor.fetchone()[0]
-
     commit = BaseDatabaseWrapper._commit
     accepted, python_s = 0, 0.0
-    lsn0 = wal_lsn()
+    lsn0 = wal_state()["lsn"]
     with (
         mock.patch.object(ingestion, "enqueue_scoring", lambda org_id: True),  # scored here, next
         mock.patch.object(BaseDatabaseWrapper, "_commit", lambda self: timed("COMMIT", commit, self)),
@@ -121,9 +116,7 @@ def main() -> int:
             phase[0] = "score"
             scoring.score_pending(org_id=org.pk, limit=2 * args.batch)
             python_s += time.process_time() - cpu0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn0])
-        wal_bytes = float(cursor.fetchone()[0])
+    wal_bytes = wal_state()["lsn"] - lsn0
     if not accepted:
         raise SystemExit("No event was accepted.")
     per_event = 1e6 / accepted
