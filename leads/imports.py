@@ -114,6 +114,7 @@ from personas.models import Persona
 from personas.selectors import definitions_in_force
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import get_for_org
+from smarketing.collector import rare_collections
 from smarketing.errors import Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -771,7 +772,8 @@ def import_run(*, job_id: int, chunk_size: int | None = None, now: datetime | No
     try:
         job.total = _estimate_rows(job)
         job.save(update_fields=["total"])
-        counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now, ran_before=ran_before)
+        with rare_collections():  # millions of short-lived objects, no cycles (smarketing.collector)
+            counts = _run(job, chunk_size=chunk_size or CHUNK_SIZE, now=now, ran_before=ran_before)
     except Exception as exc:
         job.refresh_from_db(fields=["done", "result"])
         job.status, job.finished_at = Job.Status.FAILED, timezone.now()
@@ -1156,8 +1158,9 @@ def parser_main(out_fd: int) -> None:
         if fields != _INPUT_FIELDS:
             raise ParserStopped("The parser process runs other code than the import (a deploy under way?).")
         records = _read_records(stdin, encoding, delimiter)
-        while chunk := list(_take(records, chunk_size)):
-            _write_frame(out, _packed(_parse_chunk(parsing, chunk)))
+        with rare_collections():
+            while chunk := list(_take(records, chunk_size)):
+                _write_frame(out, _packed(_parse_chunk(parsing, chunk)))
         _write_frame(out, None)
     except BrokenPipeError:
         return  # the importer stopped reading (it failed, or was stopped)
