@@ -824,8 +824,8 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
                 _parsed_chunks(ctx, chunk_size) as chunks,
                 _chunk_writer(ctx) as write,
             ):
-                for parsed in chunks:
-                    written, duplicates = write(parsed.rows)
+                written_chunks = itertools.chain.from_iterable(map(write, itertools.chain(chunks, [None])))
+                for parsed, written, duplicates in written_chunks:  # as each is written, in file order
                     counts = counts.plus(parsed.counts).plus(written)
                     _record_progress(ctx, counts)
                     if ctx.copy:
@@ -1174,60 +1174,147 @@ def parser_main(out_fd: int) -> None:
 
 
 WRITERS = 2  # on PostgreSQL, outside a caller's transaction: connections writing a chunk at once
+IN_FLIGHT = 2  # chunks being written at once: a writer done with its part goes on to the next chunk's
 DEADLOCK = "40P01"
+
+Written = tuple["Parsed", Counts, list[Problem]]  # a chunk, what its rows did, its duplicates
 
 
 @contextmanager
-def _chunk_writer(ctx: Context) -> Iterator[Callable[[list[Row]], tuple[Counts, list[Problem]]]]:
-    """A function writing a chunk's valid rows; it returns what they did and the duplicates.
+def _chunk_writer(ctx: Context) -> Iterator[Callable[[Parsed | None], Iterator[Written]]]:
+    """A function that takes the chunks in file order, then None (the end), and yields each
+    chunk once it is written, in file order, with what its rows did and the duplicates.
 
-    On PostgreSQL, when the import is not part of a caller's transaction, the chunk is split
-    into ``WRITERS`` parts (``_partition``), each written by a thread with its own connection
-    and transaction: the database's work on one part (``COPY``, index and foreign-key checks)
-    runs beside the other's on another core. Rows that share an email or a company domain are
-    in one part, in file order, so each lead and company is written as one writer would. A
-    lead or company made meanwhile by someone else (another import, a form) fails a part's
-    insert, or deadlocks with it: the part is written again (``_write_part``). The chunk is
-    done when every part is committed: chunks still follow one another.
+    On PostgreSQL, when the import is not part of a caller's transaction, each chunk is split
+    into ``WRITERS`` parts, each written by a thread with its own connection and transaction
+    (``_Pipeline``): the database's work on one part (``COPY``, index and foreign-key checks)
+    runs beside the other's on another core. Otherwise the chunk is written there and then.
     """
     if not ctx.copy or connection.in_atomic_block or WRITERS < 2:
-        yield lambda rows: _write_part(ctx, rows)
+
+        def write_now(parsed: Parsed | None) -> Iterator[Written]:
+            if parsed is not None:
+                yield (parsed, *_write_part(ctx, parsed.rows))
+
+        yield write_now
         return
     writers: list[_Writer] = []
-
-    def write(rows: list[Row]) -> tuple[Counts, list[Problem]]:
-        parts = _partition(rows, len(writers))
-        futures = [writer.submit(part) for writer, part in zip(writers, parts, strict=True) if part]
-        counts, problems = Counts(), []
-        errors = []
-        for future in futures:  # every part finishes (or fails) before the next chunk
-            try:
-                written, duplicates = future.result()
-            except Exception as exc:  # raised below, once every part has finished
-                errors.append(exc)
-                continue
-            counts = counts.plus(written)
-            problems.extend(duplicates)
-        if errors:
-            raise errors[0]
-        return counts, problems
-
     try:
         writers.extend(_Writer(ctx, index) for index in range(WRITERS))
-        yield write
+        yield _Pipeline(writers).write
     finally:
         for writer in writers:
             writer.stop()
 
 
-def _partition(rows: list[Row], count: int) -> list[list[Row]]:
-    """The rows in ``count`` parts, in file order within each, such that rows sharing an email
-    or a company domain are in the same part: each lead and each company is then written by
-    one part only, from its rows in file order, as one writer would.
+@dataclass
+class _InFlight:
+    parsed: Parsed
+    futures: list[Future | None]  # by writer: its part's, None if it got no rows
+    keys: list[set[str]]  # by writer: the emails and company domains of its part
+
+
+class _Pipeline:
+    """Chunks written in parts by the writers, ``IN_FLIGHT`` chunks at a time.
+
+    Rows that share an email or a company domain are in one part, in file order, so each lead
+    and company is written as one writer would (``_groups``). A writer that has finished its
+    part of a chunk goes on to its part of the next one while the other writer is still on
+    the first (in lockstep, each waited for the slower part: 10% of the writers' time, plus
+    the gap between chunks; bench/README.md, CSV import, seventh session). So that rows
+    naming one lead or company still follow each other in file order across chunks, the
+    rows of the next chunk linked to a part still being written go to that part's writer,
+    behind it; rows linked to parts of both writers wait until those parts are committed.
+    A lead or company made meanwhile by someone else (another import, a form) fails a part's
+    insert, or deadlocks with it: the part is written again (``_write_part``).
+
+    A chunk is done when all its parts are committed; chunks are reported done in file order
+    (the job's progress counts only those), and a part that failed fails the import once
+    every part handed out has finished.
+    """
+
+    def __init__(self, writers: list[_Writer]) -> None:
+        self.writers = writers
+        self.in_flight: list[_InFlight] = []
+
+    def write(self, parsed: Parsed | None) -> Iterator[Written]:
+        if parsed is None:
+            while self.in_flight:
+                yield self._finish_oldest()
+            return
+        while len(self.in_flight) >= IN_FLIGHT:
+            yield self._finish_oldest()
+        while (parts := self._parts(parsed.rows)) is None:
+            yield self._finish_oldest()  # rows linked to both writers' parts: let those finish
+        futures: list[Future | None] = [
+            writer.submit(part) if part else None for writer, part in zip(self.writers, parts, strict=True)
+        ]
+        keys = [{key for row in part for key in (row.email, row.domain) if key} for part in parts]
+        self.in_flight.append(_InFlight(parsed, futures, keys))
+
+    def _parts(self, rows: list[Row]) -> list[list[Row]] | None:
+        """The rows by writer (see the class), or None if some rows are linked to parts of two
+        writers still being written."""
+        count = len(self.writers)
+        busy = [
+            [chunk.keys[i] for chunk in self.in_flight if (f := chunk.futures[i]) is not None and not f.done()]
+            for i in range(count)
+        ]
+        parts: list[list[Row]] = [[] for _ in range(count)]
+        for root, group in _groups(rows).items():
+            linked = [
+                i
+                for i in range(count)
+                if busy[i] and any(row.email in keys or row.domain in keys for row in group for keys in busy[i])
+            ]
+            if len(linked) > 1:
+                return None
+            parts[linked[0] if linked else _writer_for(root, count)].extend(group)
+        for part in parts:
+            part.sort(key=_line)  # a part's groups interleave in the file
+        return parts
+
+    def _finish_oldest(self) -> Written:
+        chunk = self.in_flight.pop(0)
+        counts, problems, errors = Counts(), [], []
+        for future in chunk.futures:
+            if future is None:
+                continue
+            try:
+                written, duplicates = future.result()
+            except Exception as exc:  # raised below, once every part handed out has finished
+                errors.append(exc)
+                continue
+            counts = counts.plus(written)
+            problems.extend(duplicates)
+        if errors:
+            for later in self.in_flight:
+                for future in later.futures:
+                    if future is not None:
+                        future.exception()  # waits; its own error, if any, comes after this one
+            self.in_flight.clear()
+            raise errors[0]
+        return chunk.parsed, counts, problems
+
+
+def _line(row: Row) -> int:
+    return row.line
+
+
+def _writer_for(root: str, count: int) -> int:
+    """The writer of a group of rows linked to no part still being written: any, so long as
+    the parts come out even."""
+    return hash(root) % count
+
+
+def _groups(rows: list[Row]) -> dict[str, list[Row]]:
+    """The rows in groups, in file order within each, such that rows sharing an email or a
+    company domain are in the same group: each lead and each company is then written by one
+    part only, from its rows in file order, as one writer would.
 
     The rows linked that way (an email's rows, the domains they name, those domains' other
     rows, …) are found with a disjoint-set forest over emails and domains (an email has an
-    "@", a domain none, so one namespace holds both); each such group goes to one part.
+    "@", a domain none, so one namespace holds both), and grouped by their root.
     """
     parent: dict[str, str] = {}
 
@@ -1244,10 +1331,10 @@ def _partition(rows: list[Row], count: int) -> list[list[Row]]:
             a, b = root(row.email), root(row.domain)
             if a != b:
                 parent[a] = b
-    parts: list[list[Row]] = [[] for _ in range(count)]
+    groups: dict[str, list[Row]] = {}
     for row in rows:
-        parts[hash(root(row.email)) % count].append(row)
-    return parts
+        groups.setdefault(root(row.email), []).append(row)
+    return groups
 
 
 class _Writer:

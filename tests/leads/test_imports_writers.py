@@ -201,3 +201,106 @@ def test_a_part_that_fails_fails_the_job_and_the_run_again_completes_it(org, mar
     assert job.status == Job.Status.DONE, job.error
     assert job.result == {"rows": 30, "created": 30, "updated": 0, "skipped": 0, "duplicates": 0, "errors": 0}
     assert Lead.objects.filter(organization=org).count() == 30
+
+
+needs_writers = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="one writer outside PostgreSQL: chunks follow one another"
+)
+
+
+@pytest.fixture
+def parts_log(monkeypatch):
+    """Each part's writing as (event, thread name, the part's emails), in the order they
+    happened. A group of rows goes to writer 1 if its root (the company domain, else the email)
+    starts with "b" or "s", else to writer 0."""
+    log: list[tuple[str, str, list[str]]] = []
+    real_write = imports._write
+
+    def write(ctx, rows):
+        emails = [row.email for row in rows]
+        log.append(("start", threading.current_thread().name, emails))
+        try:
+            return real_write(ctx, rows)
+        finally:
+            log.append(("end", threading.current_thread().name, emails))
+
+    monkeypatch.setattr(imports, "_write", write)
+    monkeypatch.setattr(imports, "_writer_for", lambda root, count: int(root[0] in "bs") % count)
+    return log
+
+
+@needs_writers
+def test_a_writer_goes_on_to_the_next_chunk_and_rows_of_one_lead_stay_in_file_order(
+    org, marketer, parts_log, monkeypatch
+):
+    """Kim's first row is in a slow part of chunk 1 (writer 0). Writer 1 writes its part of
+    chunk 2 meanwhile; Kim's row in chunk 2 waits behind the first, on the same writer."""
+    LeadFactory(organization=org, email="kim@kim.example", title="Intern")
+    rows = [["Email", "Job Title"]]
+    rows += [["kim@kim.example", "Manager"], ["a1@a.example", "Engineer"], ["b1@b.example", "Engineer"]]
+    rows += [["kim@kim.example", "Director"], ["a2@a.example", "Engineer"], ["b2@b.example", "Engineer"]]
+    job = start(org, marketer, rows, mode=Mode.UPDATE)
+    ahead = threading.Event()
+    real_write = imports._write
+
+    def slow_first_kim(ctx, rows_):
+        emails = [row.email for row in rows_]
+        if "b2@b.example" in emails:
+            ahead.set()
+        if emails == ["kim@kim.example", "a1@a.example"]:
+            assert ahead.wait(10), "writer 1 did not go on to chunk 2 while writer 0 was on chunk 1"
+        return real_write(ctx, rows_)
+
+    monkeypatch.setattr(imports, "_write", slow_first_kim)
+
+    job = import_run(job_id=job.pk, chunk_size=3)
+
+    assert job.status == Job.Status.DONE, job.error
+    assert Lead.objects.get(email="kim@kim.example").title == "Director"  # the later row last
+    assert job.result == {"rows": 6, "created": 4, "updated": 2, "skipped": 0, "duplicates": 0, "errors": 0}
+    starts = [(thread, emails) for event, thread, emails in parts_log if event == "start"]
+    kims = [thread for thread, emails in starts if "kim@kim.example" in emails]
+    assert len(kims) == 2 and kims[0] == kims[1]  # one writer, in turn
+    assert ["b2@b.example"] in [emails for _, emails in starts]
+
+
+@needs_writers
+def test_rows_linked_to_both_writers_parts_wait_for_them(org, marketer, parts_log, monkeypatch):
+    """Chunk 2's row names Kim (writer 0's part of chunk 1) and the company of bo's row
+    (writer 1's): it is written only once both parts of chunk 1 are committed."""
+    LeadFactory(organization=org, email="kim@kim.example")
+    rows = [["Email", "Website", "Industry"]]
+    rows += [["kim@kim.example", "kim.example", ""], ["bo@bo.example", "shared.example", "Software"]]
+    rows += [["kim@kim.example", "shared.example", ""], ["b9@b9.example", "b9.example", ""]]
+    job = start(org, marketer, rows, mode=Mode.UPDATE)
+    refused = threading.Event()
+    real_parts = imports._Pipeline._parts
+
+    def parts(self, rows_):
+        found = real_parts(self, rows_)
+        if found is None:
+            refused.set()
+        return found
+
+    real_write = imports._write
+
+    def held(ctx, rows_):
+        if rows_[0].line in (2, 3):  # chunk 1's parts stay busy until chunk 2 has been looked at
+            refused.wait(10)
+        return real_write(ctx, rows_)
+
+    monkeypatch.setattr(imports._Pipeline, "_parts", parts)
+    monkeypatch.setattr(imports, "_write", held)
+
+    job = import_run(job_id=job.pk, chunk_size=2)
+
+    assert job.status == Job.Status.DONE, job.error
+    assert refused.is_set()
+    kim = Lead.objects.get(email="kim@kim.example")
+    assert kim.company.domain == "shared.example" and kim.company.industry == "Software"
+    # Chunk 2's Kim row started only after both parts of chunk 1 had ended.
+    order = [(event, emails) for event, _, emails in parts_log]
+    kim_starts = [i for i, (event, emails) in enumerate(order) if event == "start" and "kim@kim.example" in emails]
+    assert len(kim_starts) == 2
+    assert ("end", ["kim@kim.example"]) in order[: kim_starts[1]]
+    assert ("end", ["bo@bo.example"]) in order[: kim_starts[1]]
