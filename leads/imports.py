@@ -56,6 +56,7 @@ import io
 import itertools
 import json
 import logging
+import operator
 import os
 import pickle
 import queue
@@ -714,6 +715,9 @@ class Parsed:
     rows: list[Row]
     problems: list[Problem]
     counts: Counts
+    # When the chunk goes to several writers: each row's group (``_groups``), numbered from 0
+    # in the order the groups first appear.
+    groups: list[int] | None = None
 
 
 @dataclass
@@ -738,6 +742,7 @@ class Context:
     # rule reads the size otherwise (equals, in …): then the size itself is the key.
     size_bounds: list[float] | None = None
     copy: bool = False  # PostgreSQL: new leads go by COPY, their text prepared while parsing
+    writers: int = 1  # connections writing each chunk (``_chunk_writer``)
     scratch_lead: Lead = field(default_factory=Lead)
     scratch_company: Company = field(default_factory=Company)
     fit_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -811,6 +816,9 @@ def _run(job: Job, *, chunk_size: int, now: datetime | None, ran_before: bool = 
         rule.get("attribute") == "email_domain" for rule in ctx.model.fit_rules
     )
     ctx.copy = connection.vendor == "postgresql"
+    # Several connections only outside a caller's transaction (the import's rows would not be
+    # part of it) and where each can use a core of its own.
+    ctx.writers = WRITERS if ctx.copy and not connection.in_atomic_block else 1
     if ctx.copy:
         _analyse_without_statistics(PROBED)
     counts = Counts()
@@ -888,6 +896,7 @@ class Parsing:
     plan: Plan
     org: Organization
     copy: bool  # prepare each new lead's COPY text too
+    group: bool = False  # number each row's group (``_groups``): the chunk goes to several writers
 
 
 @contextmanager
@@ -901,7 +910,7 @@ def _parsed_chunks(ctx: Context, chunk_size: int) -> Iterator[Iterator[Parsed]]:
     writer threads wait for it between their statements (bench/README.md, CSV import). A
     bounded queue keeps the parsing at most ``PARSED_AHEAD`` chunks ahead: memory stays flat.
     """
-    parsing = Parsing(plan=ctx.plan, org=ctx.org, copy=ctx.copy)
+    parsing = Parsing(plan=ctx.plan, org=ctx.org, copy=ctx.copy, group=ctx.writers > 1)
     chunks: queue.Queue = queue.Queue(maxsize=PARSED_AHEAD)
     stop = threading.Event()
 
@@ -976,7 +985,7 @@ def _parse_chunk(parsing: Parsing, records: list[Record]) -> Parsed:
         if parsing.copy:
             row.text = _lead_text(row)
         rows.append(row)
-    return Parsed(rows=rows, problems=problems, counts=counts)
+    return Parsed(rows=rows, problems=problems, counts=counts, groups=_groups(rows) if parsing.group else None)
 
 
 # --- The parser process -----------------------------------------------------------------
@@ -1013,15 +1022,16 @@ def _packed(parsed: Parsed) -> tuple:
         (r.line, r.email, r.domain, r.phone_key, r.text, tuple(getattr(r.data, name) for name in _INPUT_FIELDS))
         for r in parsed.rows
     ]
-    return rows, parsed.problems, parsed.counts
+    return rows, parsed.problems, parsed.counts, parsed.groups
 
 
 def _unpacked(packed: tuple) -> Parsed:
-    rows, problems, counts = packed
+    rows, problems, counts, groups = packed
     return Parsed(
         rows=[Row(line, LeadInput(*data), email, domain, key, text) for line, email, domain, key, text, data in rows],
         problems=problems,
         counts=counts,
+        groups=groups,
     )
 
 
@@ -1190,7 +1200,7 @@ def _chunk_writer(ctx: Context) -> Iterator[Callable[[Parsed | None], Iterator[W
     (``_Pipeline``): the database's work on one part (``COPY``, index and foreign-key checks)
     runs beside the other's on another core. Otherwise the chunk is written there and then.
     """
-    if not ctx.copy or connection.in_atomic_block or WRITERS < 2:
+    if ctx.writers < 2:
 
         def write_now(parsed: Parsed | None) -> Iterator[Written]:
             if parsed is not None:
@@ -1200,7 +1210,7 @@ def _chunk_writer(ctx: Context) -> Iterator[Callable[[Parsed | None], Iterator[W
         return
     writers: list[_Writer] = []
     try:
-        writers.extend(_Writer(ctx, index) for index in range(WRITERS))
+        writers.extend(_Writer(ctx, index) for index in range(ctx.writers))
         yield _Pipeline(writers).write
     finally:
         for writer in writers:
@@ -1244,34 +1254,37 @@ class _Pipeline:
             return
         while len(self.in_flight) >= IN_FLIGHT:
             yield self._finish_oldest()
-        while (parts := self._parts(parsed.rows)) is None:
+        while (parts := self._parts(parsed)) is None:
             yield self._finish_oldest()  # rows linked to both writers' parts: let those finish
         futures: list[Future | None] = [
             writer.submit(part) if part else None for writer, part in zip(self.writers, parts, strict=True)
         ]
-        keys = [{key for row in part for key in (row.email, row.domain) if key} for part in parts]
+        keys = [_keys(part) for part in parts]
         self.in_flight.append(_InFlight(parsed, futures, keys))
 
-    def _parts(self, rows: list[Row]) -> list[list[Row]] | None:
-        """The rows by writer (see the class), or None if some rows are linked to parts of two
-        writers still being written."""
+    def _parts(self, parsed: Parsed) -> list[list[Row]] | None:
+        """The chunk's rows by writer, in file order (see the class), or None if some rows are
+        linked to parts of two writers still being written."""
         count = len(self.writers)
+        groups = parsed.groups if parsed.groups is not None else _groups(parsed.rows)
+        writer_of = [_writer_for(group, count) for group in range(max(groups, default=-1) + 1)]
         busy = [
-            [chunk.keys[i] for chunk in self.in_flight if (f := chunk.futures[i]) is not None and not f.done()]
-            for i in range(count)
+            (i, chunk.keys[i])
+            for chunk in self.in_flight
+            for i, future in enumerate(chunk.futures)
+            if future is not None and not future.done()
         ]
+        if busy:
+            pinned: dict[int, int] = {}  # group → the writer it must go to
+            for row, group in zip(parsed.rows, groups, strict=True):
+                for i, keys in busy:
+                    if (row.email in keys or row.domain in keys) and pinned.setdefault(group, i) != i:
+                        return None
+            for group, i in pinned.items():
+                writer_of[group] = i
         parts: list[list[Row]] = [[] for _ in range(count)]
-        for root, group in _groups(rows).items():
-            linked = [
-                i
-                for i in range(count)
-                if busy[i] and any(row.email in keys or row.domain in keys for row in group for keys in busy[i])
-            ]
-            if len(linked) > 1:
-                return None
-            parts[linked[0] if linked else _writer_for(root, count)].extend(group)
-        for part in parts:
-            part.sort(key=_line)  # a part's groups interleave in the file
+        for row, group in zip(parsed.rows, groups, strict=True):
+            parts[writer_of[group]].append(row)
         return parts
 
     def _finish_oldest(self) -> Written:
@@ -1297,24 +1310,33 @@ class _Pipeline:
         return chunk.parsed, counts, problems
 
 
-def _line(row: Row) -> int:
-    return row.line
+def _keys(rows: list[Row]) -> set[str]:
+    """The emails and company domains of the rows."""
+    keys = set(map(_email, rows))
+    keys.update(map(_domain_of, rows))
+    keys.discard("")
+    return keys
 
 
-def _writer_for(root: str, count: int) -> int:
-    """The writer of a group of rows linked to no part still being written: any, so long as
-    the parts come out even."""
-    return hash(root) % count
+_email = operator.attrgetter("email")
+_domain_of = operator.attrgetter("domain")
 
 
-def _groups(rows: list[Row]) -> dict[str, list[Row]]:
-    """The rows in groups, in file order within each, such that rows sharing an email or a
-    company domain are in the same group: each lead and each company is then written by one
-    part only, from its rows in file order, as one writer would.
+def _writer_for(group: int, count: int) -> int:
+    """The writer of a group of rows linked to no part still being written: groups are numbered
+    in file order, so in turn, and the parts come out even."""
+    return group % count
+
+
+def _groups(rows: list[Row]) -> list[int]:
+    """Each row's group, numbered from 0 in the order the groups first appear, such that rows
+    sharing an email or a company domain are in the same group: each lead and each company is
+    then written by one part only, from its rows in file order, as one writer would.
 
     The rows linked that way (an email's rows, the domains they name, those domains' other
     rows, …) are found with a disjoint-set forest over emails and domains (an email has an
-    "@", a domain none, so one namespace holds both), and grouped by their root.
+    "@", a domain none, so one namespace holds both). This runs while parsing (in the parser
+    process for a large file), not in the process whose threads write.
     """
     parent: dict[str, str] = {}
 
@@ -1331,10 +1353,8 @@ def _groups(rows: list[Row]) -> dict[str, list[Row]]:
             a, b = root(row.email), root(row.domain)
             if a != b:
                 parent[a] = b
-    groups: dict[str, list[Row]] = {}
-    for row in rows:
-        groups.setdefault(root(row.email), []).append(row)
-    return groups
+    numbers: dict[str, int] = {}
+    return [numbers.setdefault(root(row.email), len(numbers)) for row in rows]
 
 
 class _Writer:

@@ -211,8 +211,8 @@ needs_writers = pytest.mark.skipif(
 @pytest.fixture
 def parts_log(monkeypatch):
     """Each part's writing as (event, thread name, the part's emails), in the order they
-    happened. A group of rows goes to writer 1 if its root (the company domain, else the email)
-    starts with "b" or "s", else to writer 0."""
+    happened. (Groups of linked rows go to the writers in turn, in the order they first appear
+    in the chunk, unless linked to a part still being written.)"""
     log: list[tuple[str, str, list[str]]] = []
     real_write = imports._write
 
@@ -225,7 +225,6 @@ def parts_log(monkeypatch):
             log.append(("end", threading.current_thread().name, emails))
 
     monkeypatch.setattr(imports, "_write", write)
-    monkeypatch.setattr(imports, "_writer_for", lambda root, count: int(root[0] in "bs") % count)
     return log
 
 
@@ -237,8 +236,8 @@ def test_a_writer_goes_on_to_the_next_chunk_and_rows_of_one_lead_stay_in_file_or
     chunk 2 meanwhile; Kim's row in chunk 2 waits behind the first, on the same writer."""
     LeadFactory(organization=org, email="kim@kim.example", title="Intern")
     rows = [["Email", "Job Title"]]
-    rows += [["kim@kim.example", "Manager"], ["a1@a.example", "Engineer"], ["b1@b.example", "Engineer"]]
-    rows += [["kim@kim.example", "Director"], ["a2@a.example", "Engineer"], ["b2@b.example", "Engineer"]]
+    rows += [["kim@kim.example", "Manager"], ["b1@b.example", "Engineer"], ["a1@a.example", "Engineer"]]
+    rows += [["kim@kim.example", "Director"], ["b2@b.example", "Engineer"], ["a2@a.example", "Engineer"]]
     job = start(org, marketer, rows, mode=Mode.UPDATE)
     ahead = threading.Event()
     real_write = imports._write
