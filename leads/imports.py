@@ -122,7 +122,7 @@ logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_COLUMNS = 500
-CHUNK_SIZE = 5000  # rows per transaction; memory holds the chunk being written and those read ahead
+CHUNK_SIZE = 5000  # rows per transaction; memory holds the chunks being written and those read ahead
 FIT_CACHE_SIZE = 50_000
 PREVIEW_ROWS = 10
 ERROR_VALUE_CHARS = 200
@@ -884,7 +884,7 @@ def _clip(value: str) -> str:
     return value if len(value) <= ERROR_VALUE_CHARS else value[:ERROR_VALUE_CHARS] + "…"
 
 
-PARSED_AHEAD = 2  # chunks parsed ahead of the writer: memory is (2 + PARSED_AHEAD) chunks
+PARSED_AHEAD = 2  # chunks parsed ahead of the writers: memory is (IN_FLIGHT + 1 + PARSED_AHEAD) chunks
 # From this many rows (the job's estimate) the rows are parsed in a process of their own.
 PARSER_PROCESS_MIN_ROWS = 50_000
 
