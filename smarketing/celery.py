@@ -51,3 +51,12 @@ def check_visibility_timeout(celery_app: Celery = app) -> None:
 @signals.beat_init.connect
 def _check_on_start(**kwargs) -> None:
     check_visibility_timeout()
+
+
+@signals.worker_process_init.connect
+def _settle(**kwargs) -> None:
+    """Each worker process, once started with the app loaded: the garbage collector stops
+    walking what was loaded (smarketing.collector)."""
+    from smarketing.collector import settle_for_serving
+
+    settle_for_serving()

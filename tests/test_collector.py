@@ -1,7 +1,13 @@
 import gc
+import os
+import subprocess
+import sys
 import threading
 import weakref
 
+from celery import signals
+
+from smarketing import collector
 from smarketing.collector import YOUNG_THRESHOLD, rare_collections
 
 
@@ -45,3 +51,35 @@ def test_a_cycle_made_within_the_block_is_still_collected():
         del node
         gc.collect()
         assert ref() is None
+
+
+def test_a_settled_process_keeps_its_loaded_app_frozen_through_bulk_work(monkeypatch):
+    before = gc.get_threshold()
+    monkeypatch.setattr(collector, "_settled", False)
+    try:
+        collector.settle_for_serving()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and gc.get_threshold()[0] >= YOUNG_THRESHOLD
+        with rare_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen  # the bulk work's end did not thaw the app
+        assert gc.get_threshold()[0] >= YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
+def test_the_web_process_settles_once_the_app_is_loaded():
+    probe = "import gc, smarketing.wsgi; print(gc.get_freeze_count() > 1000, gc.get_threshold()[0])"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "smarketing.settings"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == ["True", str(YOUNG_THRESHOLD)]
+
+
+def test_each_celery_worker_process_settles(monkeypatch):
+    calls = []
+    monkeypatch.setattr(collector, "settle_for_serving", lambda: calls.append(1))
+
+    signals.worker_process_init.send(sender=None)
+
+    assert calls == [1]
