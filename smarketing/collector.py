@@ -14,13 +14,15 @@ runs, only less often: a cycle made meanwhile is still found. It is process-wide
 overlapping uses (threads) count, and the last one out restores the settings the first one
 found.
 
-``settle_for_serving()`` does the same for good, in a process that serves requests or runs
-tasks, once the app is loaded (``smarketing.wsgi``; ``smarketing.celery`` in each worker
-process): what was loaded then (Django, the app, its modules) stays for the process's life,
-and walking it again and again bought nothing. Measured in the ingestion benchmark
-(campaign-tagged mix), the collector took about a fifth of each gunicorn worker's CPU (1.5–2
-of 8.4–8.7 s, most of it in seven full collections of 100–180 ms) and nearly a third of each
-Celery worker's (2.4–2.6 of 8.2 s; bench/README.md, event ingestion, seventh session).
+``settle_for_serving()`` freezes, for good, what a process that serves requests or runs tasks
+has loaded (``smarketing.wsgi``; ``smarketing.celery`` in each worker process): Django, the
+app and its modules stay for the process's life, and the full collections walked them again
+and again for nothing. It leaves the thresholds as they are. Measured in the ingestion
+benchmark (campaign-tagged mix, the collector's own CPU time from ``gc.callbacks``): each
+Celery worker process spent 1.5 of its 8.3 s in the collector, 0.5 of 7.2 s once settled;
+each gunicorn worker 0.73 of 8.7 s, 0.45 of 8.2 s (bench/README.md, event ingestion, seventh
+session). Raising the young threshold to 50,000 there as well saved nothing more: fewer but
+larger young collections cost gunicorn 0.31 s against 0.13.
 """
 
 from __future__ import annotations
@@ -38,16 +40,13 @@ _saved: tuple[int, int, int] | None = None
 _settled = False  # settle_for_serving ran: the loaded app is frozen for the process's life
 
 
-def settle_for_serving(threshold: int = YOUNG_THRESHOLD) -> None:
-    """Freeze what the process has loaded and raise the collector's first threshold, for good
-    (see the module's docstring). Call once the app is loaded, in the process that serves."""
+def settle_for_serving() -> None:
+    """Freeze what the process has loaded, for good (see the module's docstring). Call once the
+    app is loaded, in the process that serves."""
     global _settled
     with _lock:
         gc.freeze()
         _settled = True
-        if _users == 0:
-            first, *older = gc.get_threshold()
-            gc.set_threshold(max(threshold, first), *older)
 
 
 @contextmanager
