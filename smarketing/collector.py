@@ -4,8 +4,8 @@ A bulk job (the CSV import) makes millions of short-lived objects: rows, tuples,
 chunk's lists. None of them form reference cycles, so reference counting frees them all; but
 each allocation counts towards the collector's next run, which then walks every young object,
 and every so often the whole heap (Django's own objects included). In the import, that was
-about 1.6 s of the importing process's interpreter lock per 300,000 rows (15 full collections
-of 27–63 ms each, measured with ``gc.callbacks``), and about 4 µs a row in the parser process
+about 1.6 s of the importing process's time per 300,000 rows (15 full collections of 27–63 ms
+each, wall time measured with ``gc.callbacks``), and about 4 µs a row in the parser process
 (bench/README.md, CSV import, seventh session).
 
 ``rare_collections()`` moves what exists already out of the collector's sight (``gc.freeze``)
