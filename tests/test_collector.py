@@ -62,7 +62,9 @@ def test_a_settled_process_keeps_its_loaded_app_frozen_through_bulk_work(monkeyp
         assert frozen > 0 and gc.get_threshold() == before  # frozen; collected as often as before
         with rare_collections():
             assert gc.get_threshold()[0] == max(YOUNG_THRESHOLD, before[0])
-        assert gc.get_freeze_count() >= frozen  # the bulk work's end did not thaw the app
+        # The bulk work's end did not thaw the app (thawed, the count is 0; a frozen object
+        # can still be freed by reference counting meanwhile, so not "no fewer").
+        assert gc.get_freeze_count() > frozen // 2
         assert gc.get_threshold() == before
     finally:
         gc.unfreeze()
