@@ -1266,7 +1266,7 @@ class _Pipeline:
         """The chunk's rows by writer, in file order (see the class), or None if some rows are
         linked to parts of two writers still being written."""
         count = len(self.writers)
-        groups = parsed.groups if parsed.groups is not None else _groups(parsed.rows)
+        groups = parsed.groups  # numbered while parsing: Parsing.group is set when there are writers
         writer_of = [_writer_for(group, count) for group in range(max(groups, default=-1) + 1)]
         busy = [
             (i, chunk.keys[i])
