@@ -116,11 +116,11 @@ def test_words_are_cut_at_punctuation_and_spaces():
 
 
 def test_the_search_uses_the_words_index(people):
-    # PostgreSQL only: the index (migration 0027) must be on the very expression the search
+    # PostgreSQL only: the index (migration 0029) must be on the very expression the search
     # builds (leads.search.SearchWords), or every search reads the whole lead table.
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (set DATABASE_URL)")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # five leads: a scan would do, but not at scale
     plan = Lead.objects.filter(lead_search("doe acme")).explain()
-    assert "Bitmap Index Scan on lead_search_idx" in plan, plan
+    assert "Bitmap Index Scan on lead_words_idx" in plan, plan
