@@ -85,7 +85,7 @@ from django.db.models import JSONField, Model, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from leads.bulk_sql import copy_str, copy_value, update_from_values, upsert_rows
+from leads.bulk_sql import copy_str, copy_value, pg_array_of, update_from_values, upsert_rows
 from leads.exports import safe_cell
 from leads.models import (
     BuyerStage,
@@ -1469,7 +1469,9 @@ def _probe(
 
     A plain ``IN`` list of 2,000 keys lets the planner choose a sequential scan, and during an
     import the table's statistics lag behind the rows the import itself adds: the probes keep
-    each chunk's lookups at a few milliseconds whatever the table's size.
+    each chunk's lookups at a few milliseconds whatever the table's size. The keys go as one
+    array literal (``pg_array_of``): a list parameter would be an ``ARRAY[…]`` of a quoted
+    constant per key, which PostgreSQL parses and types one by one.
     """
     table = connection.ops.quote_name(model._meta.db_table)
     sql = (
@@ -1477,7 +1479,7 @@ def _probe(
         f"CROSS JOIN LATERAL (SELECT {columns} FROM {table} WHERE {condition} LIMIT 1) AS m"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [keys, *params])
+        cursor.execute(sql, [pg_array_of(key_type, keys), *params])
         return cursor.fetchall()
 
 
