@@ -4,6 +4,7 @@ outcome is the same as with the parsing thread, and whatever happens the child i
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import pytest
 
@@ -188,3 +189,22 @@ def test_lead_input_can_be_rebuilt_from_its_values_in_field_order():
     assert all(f.init and not f.kw_only for f in dataclasses.fields(LeadInput))
     data = LeadInput(email="a@x.example", title="CTO", company_size=10)
     assert LeadInput(*(getattr(data, name) for name in imports._INPUT_FIELDS)) == data
+
+
+def test_a_parsed_chunk_goes_through_a_frame_as_it_was():
+    """A chunk goes by marshal (imports._write_frame with plain=True), other frames by pickle."""
+    data = LeadInput(email="a@x.example", first_name="Ann", company_size=10, country="GB")
+    parsed = imports.Parsed(
+        rows=[imports.Row(2, data, "a@x.example", "x.example", "", "a@x.example\tAnn")],
+        problems=[imports.Problem(3, "Email", "nope", "Enter a valid email address.")],
+        counts=imports.Counts(rows=2, errors=1),
+        groups=[0],
+    )
+    stream = io.BytesIO()
+    imports._write_frame(stream, imports._packed(parsed), plain=True)
+    imports._write_frame(stream, ValueError("stopped"), plain=True)  # marshal cannot: pickled
+    stream.seek(0)
+    assert stream.getvalue()[:4] == b"SMKM"
+    assert imports._unpacked(imports._read_frame(stream)) == parsed
+    error = imports._read_frame(stream)
+    assert isinstance(error, ValueError) and str(error) == "stopped"
