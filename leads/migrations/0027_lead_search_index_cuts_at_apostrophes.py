@@ -9,6 +9,8 @@ leaves an invalid index, dropped first when the migration runs again.
 
 from django.db import migrations
 
+from leads.migrations._indexes import replace_lead_words_index
+
 WORDS = (
     "array_to_tsvector(array_remove(string_to_array(translate(search_text, "
     "E'@.+_-,;:()[]{}/|&\"!?<>#*=~\\u0027\\u0009\\u000a\\u000d', '                              '), "
@@ -21,20 +23,12 @@ WORDS_0026 = (
 )
 
 
-def _replace(schema_editor, *, old: str, new: str, expression: str) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {new}")
-    schema_editor.execute(f"CREATE INDEX CONCURRENTLY {new} ON leads_lead USING gin (({expression}))")
-    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {old}")
-
-
 def forwards(apps, schema_editor):
-    _replace(schema_editor, old="lead_search_words_idx", new="lead_search_idx", expression=WORDS)
+    replace_lead_words_index(schema_editor, old="lead_search_words_idx", new="lead_search_idx", expression=WORDS)
 
 
 def backwards(apps, schema_editor):
-    _replace(schema_editor, old="lead_search_idx", new="lead_search_words_idx", expression=WORDS_0026)
+    replace_lead_words_index(schema_editor, old="lead_search_idx", new="lead_search_words_idx", expression=WORDS_0026)
 
 
 class Migration(migrations.Migration):

@@ -11,6 +11,8 @@ old one is dropped, so searches keep an index and writes go on meanwhile.
 
 from django.db import migrations
 
+from leads.migrations._indexes import replace_lead_words_index
+
 WORDS = (
     "array_to_tsvector(array_remove(string_to_array(regexp_replace(search_text, "
     "E'[@.+_\\u005c-,;:()\\u005c[\\u005c]{}/|&\"!?<>#*=~\\u0027\\u0009\\u000a\\u000d]', ' ', 'g'), "
@@ -23,20 +25,12 @@ WORDS_0027 = (
 )
 
 
-def _replace(schema_editor, *, old: str, new: str, expression: str) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {new}")
-    schema_editor.execute(f"CREATE INDEX CONCURRENTLY {new} ON leads_lead USING gin (({expression}))")
-    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {old}")
-
-
 def forwards(apps, schema_editor):
-    _replace(schema_editor, old="lead_search_idx", new="lead_words_idx", expression=WORDS)
+    replace_lead_words_index(schema_editor, old="lead_search_idx", new="lead_words_idx", expression=WORDS)
 
 
 def backwards(apps, schema_editor):
-    _replace(schema_editor, old="lead_words_idx", new="lead_search_idx", expression=WORDS_0027)
+    replace_lead_words_index(schema_editor, old="lead_words_idx", new="lead_search_idx", expression=WORDS_0027)
 
 
 class Migration(migrations.Migration):
