@@ -15,11 +15,23 @@ from functools import reduce
 from operator import or_
 
 from django.db import transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, F, FloatField, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Cast, NullIf
 from django.utils import timezone
 
-from leads.models import Campaign, Channel, Lead
+from leads.models import ActivityEvent, Campaign, Channel, Lead
 from personas.models import Persona
 from smarketing.accounts.models import Membership, Organization
 from smarketing.accounts.tenancy import get_for_org
@@ -220,3 +232,32 @@ def campaigns_by_utm(*, org: Organization, utms: Iterable[UtmValues]) -> dict[Ut
                 if hit:
                     found.setdefault(key, pk)
     return {utm: found.get(key) for utm, key in keys.items()}
+
+
+def campaign_touched_at(campaign: OuterRef | int, aggregate: type[Min] | type[Max]) -> Subquery:
+    """When ``campaign`` (an id, or ``OuterRef`` to the lead's field holding one) touched the
+    lead of the outer query: the earliest (``Min``) or latest (``Max``) of the lead's events of
+    that campaign, NULL without any. Read through the lead's own events
+    (event_lead_occurred_idx): ``+ 0`` keeps PostgreSQL off the campaign's index, which it took
+    on its estimates and then filtered every event of the campaign for the lead."""
+    events = (
+        ActivityEvent.objects.filter(lead_id=OuterRef("pk"))
+        .alias(campaign_key=F("campaign_id") + 0)
+        .filter(campaign_key=campaign)
+        .order_by()
+        .values("lead_id")
+        .annotate(at=aggregate("occurred_at"))
+        .values("at")
+    )
+    return Subquery(events)
+
+
+def lead_campaign_times_refresh(leads: QuerySet[Lead]) -> int:
+    """Set ``first_campaign_at`` and ``latest_campaign_at`` of ``leads`` from their events, after
+    anything that set their campaigns or moved their events other than ingestion (which keeps
+    them as it goes): a lead update naming a campaign, a merge and its undo, the demo.
+    One UPDATE; returns how many leads it wrote."""
+    return leads.update(
+        first_campaign_at=campaign_touched_at(OuterRef("first_campaign_id"), Min),
+        latest_campaign_at=campaign_touched_at(OuterRef("latest_campaign_id"), Max),
+    )

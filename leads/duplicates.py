@@ -51,6 +51,7 @@ from django.db.models import CharField, Count, F, Max, Min, Q, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
+from leads.campaigns import campaign_touched_at, lead_campaign_times_refresh
 from leads.models import (
     ActivityEvent,
     Company,
@@ -354,6 +355,7 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     filled |= _campaign_touches(keep, drop)
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*filled, "phone_key", "updated_at"])
+    _campaign_times_refresh(keep)  # its campaigns' events now include the dropped lead's
     if to_stage is not None:
         # After the rows moved: a move to MQL then finds the dropped lead's handoff open on
         # the kept lead and opens no second one.
@@ -410,13 +412,18 @@ def _campaign_touches(keep: Lead, drop: Lead) -> dict[str, dict]:
 
 
 def _touched_at(lead_id: int, campaign_id: int, fallback: datetime, *, earliest: bool) -> datetime:
-    # The lead's own events (event_lead_occurred_idx), not the campaign's: ``+ 0`` keeps the
-    # planner off the campaign's index (see leads.ingestion._TOUCH_ASSIGNMENTS).
-    events = ActivityEvent.objects.filter(lead_id=lead_id).alias(campaign_key=F("campaign_id") + 0)
-    at = events.filter(campaign_key=campaign_id).aggregate(at=Min("occurred_at") if earliest else Max("occurred_at"))[
-        "at"
-    ]
+    at = (
+        Lead.objects.filter(pk=lead_id)
+        .annotate(at=campaign_touched_at(campaign_id, Min if earliest else Max))
+        .values_list("at", flat=True)
+        .first()
+    )
     return at or fallback
+
+
+def _campaign_times_refresh(lead: Lead) -> None:
+    lead_campaign_times_refresh(Lead.objects.filter(pk=lead.pk))
+    lead.refresh_from_db(fields=["first_campaign_at", "latest_campaign_at"])
 
 
 def _stage_after_merge(keep: Lead, drop: Lead, *, handoff_on: int | None) -> str | None:
@@ -503,6 +510,7 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*restored, "phone_key", "updated_at"])
     for lead in (keep, dropped):  # each with its own events again
+        _campaign_times_refresh(lead)
         rescore_lead(lead=lead, now=now, qualify=False)
     merge.undone_at, merge.undone_by = now, actor
     merge.save(update_fields=["undone_at", "undone_by"])

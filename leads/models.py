@@ -220,6 +220,14 @@ class Lead(models.Model):
         related_name="latest_touch_leads",
         db_index=False,
     )
+    # When the first (latest) campaign touched the lead: that campaign's earliest (latest) event
+    # of the lead; None without any (a campaign set from a page, the API or an import), which
+    # counts as the lead's creation. Kept with the campaigns by ingestion, merges and lead
+    # updates (leads.campaigns.lead_campaign_times_refresh), so that deciding whether a touch
+    # replaces them reads none of the lead's events (leads.ingestion._TOUCH_ASSIGNMENTS). Not
+    # indexed: changing them alone can be a HOT update.
+    first_campaign_at = models.DateTimeField(null=True, blank=True, editable=False)
+    latest_campaign_at = models.DateTimeField(null=True, blank=True, editable=False)
     owner = models.ForeignKey(
         "accounts.Membership",
         on_delete=models.SET_NULL,

@@ -15,6 +15,7 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+from leads.campaigns import lead_campaign_times_refresh
 from leads.models import (
     BuyerStage,
     Campaign,
@@ -509,6 +510,7 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
             raise Conflict(f"{email} is already another lead.", field="email")
         _refuse_an_alias(lead.organization, email, lead=lead)
         lead.email = email
+    campaigns = (lead.first_campaign_id, lead.latest_campaign_id)
     _apply(lead, data)
     if finds_company_anew(data, lead.company):
         lead.company = _company_for(lead.organization, data, lead.email)
@@ -517,6 +519,9 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
     _rematch(lead, active_scoring_model(lead.organization))
     lead.updated_at = now or timezone.now()
     lead.save()
+    if (lead.first_campaign_id, lead.latest_campaign_id) != campaigns:  # when did the new one touch it?
+        lead_campaign_times_refresh(Lead.objects.filter(pk=lead.pk))
+        lead.refresh_from_db(fields=["first_campaign_at", "latest_campaign_at"])
     lead_score_save(lead, created=False)
     return lead
 

@@ -23,6 +23,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from leads.bulk_sql import update_from_values
+from leads.campaigns import lead_campaign_times_refresh
 from leads.handoffs import handoffs_create_bulk
 from leads.models import (
     ActivityEvent,
@@ -417,6 +418,10 @@ def leads_bulk_create(
                     events += e
                 StageChange.objects.bulk_create(changes, batch_size=batch_size)
                 ActivityEvent.objects.bulk_create(events, batch_size=batch_size)
+                if campaigns:  # when their campaigns touched them, as ingestion would have kept it
+                    lead_campaign_times_refresh(
+                        Lead.objects.filter(pk__in=[lead.pk for lead in batch if lead.first_campaign_id])
+                    )
         written += len(batch)
         reset_queries()  # with DEBUG on, Django keeps every statement: ~1 MB per batch
     return written

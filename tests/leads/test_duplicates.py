@@ -17,6 +17,7 @@ from leads.duplicates import (
     leads_merge_undo,
 )
 from leads.handoffs import handoff_accept, handoff_create
+from leads.ingestion import events_ingest
 from leads.models import (
     ActivityEvent,
     Handoff,
@@ -640,3 +641,33 @@ def test_a_merge_keeps_the_persons_earliest_first_touch_and_latest_touch(org, ma
     leads_merge_undo(merge=merge, actor=manager)
     kept.refresh_from_db()
     assert (kept.first_campaign, kept.latest_campaign) == (webinar, newsletter)
+
+
+def test_touches_after_a_merge_and_its_undo_compare_with_the_events_each_lead_then_holds(org, manager):
+    webinar, ads, fair = (
+        CampaignFactory(organization=org, name=n, utm_source=n.lower()) for n in ("Webinar", "Ads", "Fair")
+    )
+    older = make(org, "ada@initech.test", first_name="Ada", last_name="Lovelace", days_ago=10, campaign=webinar)
+    newer = make(org, "a.lovelace@initech.test", first_name="Ada", last_name="Lovelace", days_ago=5, campaign=ads)
+    ad_click = event(newer, "ad", campaign=ads)
+    ActivityEvent.objects.filter(pk=ad_click.pk).update(occurred_at=timezone.now() - timedelta(days=30))
+
+    def fair_visit(email: str, n: int) -> None:
+        at = (timezone.now() - timedelta(days=20)).isoformat()
+        properties = {"utm_source": fair.utm_source, "utm_medium": fair.utm_medium, "utm_campaign": fair.utm_campaign}
+        event = {"id": f"fair-{n}", "type": "page_view", "occurred_at": at, "email": email, "properties": properties}
+        assert events_ingest(org=org, payload={"events": [event]}).accepted == 1
+
+    merge = leads_merge(keep=older, drop=newer, actor=manager)
+    # The person's first touch is the ad click of 30 days ago, which the merge brought over: a
+    # fair visit of 20 days ago, delivered late, is not earlier (nor later than the webinar the
+    # kept record came in with, 10 days ago).
+    fair_visit("ada@initech.test", 1)
+    kept = Lead.objects.get(pk=older.pk)
+    assert (kept.first_campaign, kept.latest_campaign) == (ads, webinar)
+    restored = leads_merge_undo(merge=merge, actor=manager)
+    # The restored record has its ad click back, and with it when the ads touched it: the fair's
+    # visit is later (its latest touch), not earlier.
+    fair_visit("a.lovelace@initech.test", 2)
+    restored.refresh_from_db()
+    assert (restored.first_campaign, restored.latest_campaign) == (ads, fair)

@@ -16,7 +16,7 @@ from leads import scoring, tasks
 from leads.ingestion import events_ingest
 from leads.models import ActivityEvent, Lead, ScoreChange, ScoringModel, StageChange, Visitor
 from leads.scoring import lead_explain, score_events
-from leads.services import LeadInput, lead_create
+from leads.services import LeadInput, lead_create, lead_update
 from leads.tasks import sweep_unscored_events
 from smarketing.accounts import services as account_services
 from tests.factories import CampaignFactory, LeadFactory
@@ -445,19 +445,53 @@ def test_the_campaign_a_lead_was_created_with_is_replaced_only_by_an_earlier_tou
     assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
 
 
-def test_a_touch_by_the_leads_own_first_and_latest_campaign_writes_no_lead_row(post, org):
+def test_a_touch_inside_the_span_its_campaign_already_covers_writes_no_lead_row(post, org):
     ads, fair = campaign(org, "Search ads"), campaign(org, "Fair")
-    post([event(1, occurred_at=days_ago(2), properties=utm(ads))])
+    post(
+        [event(1, occurred_at=days_ago(3), properties=utm(ads)), event(2, occurred_at=days_ago(1), properties=utm(ads))]
+    )
     lead = Lead.objects.get()
     assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
     with CaptureQueriesContext(connection) as queries:
-        body = post([event(2, occurred_at=days_ago(1), properties=utm(ads))]).json()
+        body = post([event(3, occurred_at=days_ago(2), properties=utm(ads))]).json()
     assert body["accepted"] == 1
     assert not [q for q in queries if re.search(r'UPDATE "?leads_lead"? ', q["sql"])]
-    assert ActivityEvent.objects.filter(lead=lead, campaign=ads).count() == 2  # the event is stored all the same
-    post([event(3, occurred_at=days_ago(0), properties=utm(fair))])  # another campaign still moves the latest
+    assert ActivityEvent.objects.filter(lead=lead, campaign=ads).count() == 3  # the event is stored all the same
+    post([event(4, occurred_at=days_ago(0), properties=utm(fair))])  # another campaign still moves the latest
     lead.refresh_from_db()
     assert (lead.first_campaign, lead.latest_campaign) == (ads, fair)
+
+
+def test_a_later_touch_by_the_latest_campaign_moves_when_it_touched_the_lead(post, org):
+    ads, fair = campaign(org, "Search ads"), campaign(org, "Fair")
+    post([event(1, occurred_at=days_ago(3), properties=utm(ads))])
+    post([event(2, occurred_at=days_ago(1), properties=utm(ads))])
+    # Delivered late: the fair touched the lead before the search ads' second touch.
+    post([event(3, occurred_at=days_ago(2), properties=utm(fair))])
+    lead = Lead.objects.get()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
+    # And an earlier touch by the first campaign moves its time back: the fair's is no longer earlier.
+    post([event(4, occurred_at=days_ago(5), properties=utm(ads))])
+    post([event(5, occurred_at=days_ago(4), properties=utm(fair))])
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
+
+
+def test_a_campaign_set_on_a_lead_counts_from_its_events_of_that_campaign(post, org):
+    ads, fair, webinar = campaign(org, "Search ads"), campaign(org, "Fair"), campaign(org, "Webinar")
+    post(
+        [
+            event(1, occurred_at=days_ago(3), properties=utm(ads)),
+            event(2, occurred_at=days_ago(1), properties=utm(fair)),
+        ]
+    )
+    lead = Lead.objects.get()
+    lead_update(lead=lead, data=LeadInput(campaign=ads))  # by hand: the search ads, last seen 3 days ago
+    lead.refresh_from_db()
+    assert lead.latest_campaign == ads
+    post([event(3, occurred_at=days_ago(2), properties=utm(webinar))])  # later than the search ads' touch
+    lead.refresh_from_db()
+    assert lead.latest_campaign == webinar
 
 
 def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):
