@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from personas import services
 from personas.glossary import default_terms
-from personas.models import ContentRequest, DefinitionSignoff, DefinitionVersion
+from personas.models import ContentRequest, DefinitionSignoff, DefinitionVersion, Persona
 from tests.admin_pages import change_form_data, operator_login
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +64,16 @@ def test_a_content_requests_status_is_shown_but_not_changed_in_the_admin(client,
     request.refresh_from_db()
     assert request.urgency == "high"  # the post was taken ...
     assert (request.status, request.closed_at) == (ContentRequest.Status.NEW, None)  # ... but not the status
+
+
+def test_a_persona_is_archived_not_deleted_so_the_admin_cannot_delete_one(client, org):
+    from tests.factories import PersonaFactory
+
+    persona = PersonaFactory(organization=org)
+    client = operator_login(client)
+    assert client.get(reverse("admin:personas_persona_change", args=[persona.pk])).status_code == 200
+    assert client.post(reverse("admin:personas_persona_delete", args=[persona.pk]), {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:personas_persona_changelist")
+    response = client.post(changelist, {"action": "delete_selected", "_selected_action": [persona.pk], "post": "yes"})
+    assert response.status_code in (200, 302)
+    assert Persona.objects.filter(pk=persona.pk).exists()
