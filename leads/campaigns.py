@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import reduce
 from operator import or_
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import (
@@ -234,9 +235,9 @@ def campaigns_by_utm(*, org: Organization, utms: Iterable[UtmValues]) -> dict[Ut
     return {utm: found.get(key) for utm, key in keys.items()}
 
 
-def campaign_touched_at(campaign: OuterRef | int, aggregate: type[Min] | type[Max]) -> Subquery:
-    """When ``campaign`` (an id, or ``OuterRef`` to the lead's field holding one) touched the
-    lead of the outer query: the earliest (``Min``) or latest (``Max``) of the lead's events of
+def _event_touched_at(campaign: OuterRef, aggregate: type[Min] | type[Max]) -> Subquery:
+    """When ``campaign`` (``OuterRef`` to the lead's field holding one) touched the lead of the
+    outer query: the earliest (``Min``) or latest (``Max``) of the lead's events of
     that campaign, NULL without any. Read through the lead's own events
     (event_lead_occurred_idx): ``+ 0`` keeps PostgreSQL off the campaign's index, which it took
     on its estimates and then filtered every event of the campaign for the lead."""
@@ -253,11 +254,56 @@ def campaign_touched_at(campaign: OuterRef | int, aggregate: type[Min] | type[Ma
 
 
 def lead_campaign_times_refresh(leads: QuerySet[Lead]) -> int:
-    """Set ``first_campaign_at`` and ``latest_campaign_at`` of ``leads`` from their events, after
-    anything that set their campaigns or moved their events other than ingestion (which keeps
-    them as it goes): a lead update naming a campaign, a merge and its undo, the demo.
-    One UPDATE; returns how many leads it wrote."""
+    """Set ``first_campaign_at`` and ``latest_campaign_at`` of ``leads`` from their events: for
+    leads whose events were written around ingestion (the demo's), which keeps the times as it
+    stores events. One UPDATE; returns how many leads it wrote."""
     return leads.update(
-        first_campaign_at=campaign_touched_at(OuterRef("first_campaign_id"), Min),
-        latest_campaign_at=campaign_touched_at(OuterRef("latest_campaign_id"), Max),
+        first_campaign_at=_event_touched_at(OuterRef("first_campaign_id"), Min),
+        latest_campaign_at=_event_touched_at(OuterRef("latest_campaign_id"), Max),
     )
+
+
+class CampaignTouches(NamedTuple):
+    """A lead's first and latest campaign, each with when it touched the lead: its earliest
+    (latest) event of the lead; None when it has none, as when the campaign was set from a
+    page, the API or an import, which counts as the lead's creation (the first) or as when it
+    was set (the latest). Lead.first_campaign_at and latest_campaign_at keep the times."""
+
+    first_id: int | None
+    first_at: datetime | None
+    latest_id: int | None
+    latest_at: datetime | None
+
+
+def campaign_touches_after(
+    held: CampaignTouches, created_at: datetime, seen: Iterable[tuple[datetime, int]]
+) -> CampaignTouches:
+    """The lead's campaigns after the touches ``seen`` ((occurred at, campaign), stored just
+    now, in any order): the first is replaced only by an earlier touch, the latest only by a
+    touch at least as late, each compared with when the campaign it holds touched the lead,
+    these touches included. Events arrive late and out of order, and a visitor's come before
+    it identifies. Reads nothing: the held times say when."""
+    seen = list(seen)
+    first_id, first_at = _touched(held.first_id, held.first_at, created_at, seen, earliest=True)
+    latest_id, latest_at = _touched(held.latest_id, held.latest_at, created_at, seen, earliest=False)
+    return CampaignTouches(first_id, first_at, latest_id, latest_at)
+
+
+def _touched(
+    held_id: int | None,
+    held_at: datetime | None,
+    created_at: datetime,
+    seen: list[tuple[datetime, int]],
+    *,
+    earliest: bool,
+) -> tuple[int | None, datetime | None]:
+    pick = min if earliest else max
+    at, campaign_id = pick(seen)  # the earliest (latest) touch; of two at once, the lower (higher) id
+    if held_id is None:
+        return campaign_id, at
+    # When the held campaign touched the lead, its touches here included (None: it never did).
+    held_at = pick([t for t in (held_at, *(t for t, c in seen if c == held_id)) if t is not None], default=None)
+    compared = held_at or created_at
+    if campaign_id != held_id and (at < compared if earliest else at >= compared):
+        return campaign_id, at
+    return held_id, held_at

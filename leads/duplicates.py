@@ -47,11 +47,10 @@ from datetime import datetime
 
 from django.core.paginator import Page, Paginator
 from django.db import models, transaction
-from django.db.models import CharField, Count, F, Max, Min, Q, Value
+from django.db.models import CharField, Count, F, Max, Q, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 
-from leads.campaigns import campaign_touched_at, lead_campaign_times_refresh
 from leads.models import (
     ActivityEvent,
     Company,
@@ -118,10 +117,8 @@ FILLED_FIELDS = (
     "persona",
     "buyer_stage",
     "owner",
-    "first_campaign",
-    "latest_campaign",
     "partner",
-)
+)  # and the first and latest campaign, by when they touched each record (_campaign_touches)
 _SNAPSHOT_FIELDS = [f for f in Lead._meta.concrete_fields if not f.generated]
 MAX_GROUP = 10  # members of one group shown (and paired) in the queue
 GROUPS_PER_PAGE = 25
@@ -355,7 +352,6 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
     filled |= _campaign_touches(keep, drop)
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*filled, "phone_key", "updated_at"])
-    _campaign_times_refresh(keep)  # its campaigns' events now include the dropped lead's
     if to_stage is not None:
         # After the rows moved: a move to MQL then finds the dropped lead's handoff open on
         # the kept lead and opens no second one.
@@ -395,35 +391,31 @@ def leads_merge(*, keep: Lead, drop: Lead, actor: Membership | None, now: dateti
 
 def _campaign_touches(keep: Lead, drop: Lead) -> dict[str, dict]:
     """The person's first touch is the earlier of the two records' first campaigns, the latest the
-    later of their latest (as ingestion keeps them): each campaign counted when it touched its
-    record, its earliest (latest) event (all on the kept lead by now), else the record's creation.
-    Sets them on ``keep``; returns what changed, as ``filled`` records it for undo."""
+    later of their latest (as ingestion keeps them), each by when it touched its record
+    (``first_campaign_at``, ``latest_campaign_at``; none: the record's creation); one campaign on
+    both spans both. Sets them and their times on ``keep``; returns what changed, as ``filled``
+    records it for undo (times as text)."""
     changed = {}
-    for attname, earliest in (("first_campaign_id", True), ("latest_campaign_id", False)):
-        mine, theirs = getattr(keep, attname), getattr(drop, attname)
-        if mine is None or theirs is None or mine == theirs:
-            continue  # none to compare (an empty one was filled above)
-        mine_at = _touched_at(keep.pk, mine, keep.created_at, earliest=earliest)
-        theirs_at = _touched_at(keep.pk, theirs, drop.created_at, earliest=earliest)
-        if (theirs_at < mine_at) if earliest else (theirs_at > mine_at):
-            setattr(keep, attname, theirs)
-            changed[attname] = {"before": mine, "after": theirs}
+    for id_attr, at_attr, earliest in (
+        ("first_campaign_id", "first_campaign_at", True),
+        ("latest_campaign_id", "latest_campaign_at", False),
+    ):
+        mine, theirs = getattr(keep, id_attr), getattr(drop, id_attr)
+        if theirs is None:
+            continue
+        mine_at, theirs_at = getattr(keep, at_attr) or keep.created_at, getattr(drop, at_attr) or drop.created_at
+        if mine == theirs:
+            after = (mine, min(mine_at, theirs_at) if earliest else max(mine_at, theirs_at))
+        elif mine is None or ((theirs_at < mine_at) if earliest else (theirs_at > mine_at)):
+            after = (theirs, theirs_at)
+        else:
+            continue
+        for attname, value in zip((id_attr, at_attr), after, strict=True):
+            before = getattr(keep, attname)
+            if value != before:
+                setattr(keep, attname, value)
+                changed[attname] = {"before": _snapshot_value(before), "after": _snapshot_value(value)}
     return changed
-
-
-def _touched_at(lead_id: int, campaign_id: int, fallback: datetime, *, earliest: bool) -> datetime:
-    at = (
-        Lead.objects.filter(pk=lead_id)
-        .annotate(at=campaign_touched_at(campaign_id, Min if earliest else Max))
-        .values_list("at", flat=True)
-        .first()
-    )
-    return at or fallback
-
-
-def _campaign_times_refresh(lead: Lead) -> None:
-    lead_campaign_times_refresh(Lead.objects.filter(pk=lead.pk))
-    lead.refresh_from_db(fields=["first_campaign_at", "latest_campaign_at"])
 
 
 def _stage_after_merge(keep: Lead, drop: Lead, *, handoff_on: int | None) -> str | None:
@@ -504,13 +496,13 @@ def leads_merge_undo(*, merge: LeadMerge, actor: Membership | None, now: datetim
     for attname, change in merge.filled.items():
         if attname == "lifecycle_stage":
             continue
-        if getattr(keep, attname) == change["after"]:
-            setattr(keep, attname, change["before"])
+        to_python = Lead._meta.get_field(attname).to_python  # a time was recorded as text
+        if getattr(keep, attname) == to_python(change["after"]):
+            setattr(keep, attname, to_python(change["before"]))
             restored.append(attname)
     keep.phone_key, keep.updated_at = phone_key_for(keep.phone), now
     keep.save(update_fields=[*restored, "phone_key", "updated_at"])
     for lead in (keep, dropped):  # each with its own events again
-        _campaign_times_refresh(lead)
         rescore_lead(lead=lead, now=now, qualify=False)
     merge.undone_at, merge.undone_by = now, actor
     merge.save(update_fields=["undone_at", "undone_by"])

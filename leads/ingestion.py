@@ -30,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 from kombu.exceptions import OperationalError
 
 from leads.bulk_sql import pg_array_of, update_from_values
-from leads.campaigns import campaigns_by_utm
+from leads.campaigns import CampaignTouches, campaign_touches_after, campaigns_by_utm
 from leads.models import ActivityEvent, Lead, Visitor
 from leads.services import LeadInput, _validate, alias_lead_ids, lead_create, lead_update
 from smarketing.accounts.models import Organization
@@ -450,64 +450,42 @@ def _events_insert(org: Organization, rows: list[tuple[_Valid, int | None, int |
         return {client_id for (client_id,) in cursor.fetchall()}
 
 
-# A lead's first campaign is replaced only by an earlier touch, its latest only by a later one,
-# each compared with when the current one touched the lead (``first_campaign_at`` and
-# ``latest_campaign_at``: its earliest and latest event of the lead, or, without any, as when a
-# campaign is set from a page, the API or an import, the lead's creation). A touch by the same
-# campaign moves its time (a NULL time compares as unknown: the touch's is taken). Kept on the
-# lead, the times spare reading its events: the MIN/MAX subqueries over the lead's events of its
-# current campaigns that this used to run were most of the touches' PostgreSQL time in a
-# campaign-tagged batch (bench/README.md). Every expression sees the row as it was.
-_TOUCH_ASSIGNMENTS = """
-    first_campaign_id = CASE
-        WHEN leads_lead.first_campaign_id IS NULL OR leads_lead.first_campaign_id = v.first_id
-            OR v.first_at < COALESCE(leads_lead.first_campaign_at, leads_lead.created_at) THEN v.first_id
-        ELSE leads_lead.first_campaign_id END,
-    first_campaign_at = CASE
-        WHEN leads_lead.first_campaign_id = v.first_id THEN
-            CASE WHEN leads_lead.first_campaign_at < v.first_at THEN leads_lead.first_campaign_at
-            ELSE v.first_at END
-        WHEN leads_lead.first_campaign_id IS NULL
-            OR v.first_at < COALESCE(leads_lead.first_campaign_at, leads_lead.created_at) THEN v.first_at
-        ELSE leads_lead.first_campaign_at END,
-    latest_campaign_id = CASE
-        WHEN leads_lead.latest_campaign_id IS NULL OR leads_lead.latest_campaign_id = v.latest_id
-            OR v.latest_at >= COALESCE(leads_lead.latest_campaign_at, leads_lead.created_at) THEN v.latest_id
-        ELSE leads_lead.latest_campaign_id END,
-    latest_campaign_at = CASE
-        WHEN leads_lead.latest_campaign_id = v.latest_id THEN
-            CASE WHEN leads_lead.latest_campaign_at > v.latest_at THEN leads_lead.latest_campaign_at
-            ELSE v.latest_at END
-        WHEN leads_lead.latest_campaign_id IS NULL
-            OR v.latest_at >= COALESCE(leads_lead.latest_campaign_at, leads_lead.created_at) THEN v.latest_at
-        ELSE leads_lead.latest_campaign_at END
-"""
+_TOUCH_ASSIGNMENTS = (
+    "first_campaign_id = v.first_id, first_campaign_at = v.first_at, "
+    "latest_campaign_id = v.latest_id, latest_campaign_at = v.latest_at"
+)
 
 
 def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
     """Set leads' first and latest campaign from the campaign events (occurred at, campaign) they
-    got in this batch, by when they happened: events arrive late and out of order, and a
-    visitor's come before it identifies. At most two statements whatever the number of leads;
-    no lead's event history is read, only its current campaigns' first or last event."""
+    got in this batch (``leads.campaigns.campaign_touches_after``). At most two statements
+    whatever the number of leads, and none of their events read: each lead keeps when its
+    campaigns touched it (``first_campaign_at``, ``latest_campaign_at``). Reading that from
+    the lead's events instead (``MIN``/``MAX`` over its events of its current campaigns) was
+    most of the touches' PostgreSQL time in a campaign-tagged batch (bench/README.md)."""
     if not touches:
         return
     # Locked in id order first, as scoring does, so the UPDATE never waits in a cycle with it.
-    current = {
-        row[0]: row[1:]
-        for row in Lead.objects.filter(pk__any_of=set(touches))
+    held = {
+        pk: (CampaignTouches(*touched), created_at)
+        for pk, created_at, *touched in Lead.objects.filter(pk__any_of=set(touches))
         .select_for_update(no_key=True)
         .order_by("pk")
-        .values_list("pk", "first_campaign_id", "first_campaign_at", "latest_campaign_id", "latest_campaign_at")
+        .values_list(
+            "pk", "created_at", "first_campaign_id", "first_campaign_at", "latest_campaign_id", "latest_campaign_at"
+        )
     }
     adapt = connection.ops.adapt_datetimefield_value
     rows = []
     for lead_id, seen in sorted(touches.items()):
-        (first_at, first_id), (latest_at, latest_id) = min(seen), max(seen)
-        if lead_id in current and _touch_changes_nothing(current[lead_id], first_id, first_at, latest_id, latest_at):
-            continue
-        rows.append((lead_id, first_id, adapt(first_at), latest_id, adapt(latest_at)))
-    if not rows:
-        return
+        if lead_id not in held:
+            continue  # deleted meanwhile: its events went with it
+        before, created_at = held[lead_id]
+        after = campaign_touches_after(before, created_at, seen)
+        # Nothing new (a touch inside the span its campaign already covers): no row written.
+        if after != before:
+            first_id, first_at, latest_id, latest_at = after
+            rows.append((lead_id, first_id, adapt(first_at), latest_id, adapt(latest_at)))
     update_from_values(
         table="leads_lead",
         columns=("id", "first_id", "first_at", "latest_id", "latest_at"),
@@ -515,27 +493,6 @@ def _campaigns_touch(touches: dict[int, list[tuple[datetime, int]]]) -> None:
         kinds=(None, None, "timestamptz", None, "timestamptz"),
         pg_types=("bigint", "bigint", "timestamptz", "bigint", "timestamptz"),
         assignments=_TOUCH_ASSIGNMENTS,
-    )
-
-
-def _touch_changes_nothing(
-    current: tuple[int | None, datetime | None, int | None, datetime | None],
-    first_id: int,
-    first_at: datetime,
-    latest_id: int,
-    latest_at: datetime,
-) -> bool:
-    """Whether the lead's campaigns and their times (``current``) already take in a batch's
-    touches: the same first and latest campaigns, touched no earlier and no later than before
-    (a lead that only this campaign has touched, its event sent twice). The UPDATE would write
-    the row unchanged."""
-    now_first_id, now_first_at, now_latest_id, now_latest_at = current
-    return (
-        (now_first_id, now_latest_id) == (first_id, latest_id)
-        and now_first_at is not None
-        and now_first_at <= first_at
-        and now_latest_at is not None
-        and now_latest_at >= latest_at
     )
 
 

@@ -233,12 +233,12 @@ class Lead(models.Model):
         related_name="latest_touch_leads",
         db_index=False,
     )
-    # When the first (latest) campaign touched the lead: that campaign's earliest (latest) event
-    # of the lead; None without any (a campaign set from a page, the API or an import), which
-    # counts as the lead's creation. Kept with the campaigns by ingestion, merges and lead
-    # updates (leads.campaigns.lead_campaign_times_refresh), so that deciding whether a touch
-    # replaces them reads none of the lead's events (leads.ingestion._TOUCH_ASSIGNMENTS). Not
-    # indexed: changing them alone can be a HOT update.
+    # When the first (latest) campaign touched the lead: its earliest (latest) event of the lead,
+    # or, set from a page, the API or an import, None, which counts as the lead's creation (the
+    # first) or as when it was set (the latest: lead_update sets the time). Kept by ingestion as
+    # it stores campaign events, and by merges (leads.campaigns.campaign_touches_after), so that
+    # deciding whether a touch replaces a campaign reads none of the lead's events. Not indexed:
+    # changing them alone can be a HOT update.
     first_campaign_at = models.DateTimeField(null=True, blank=True, editable=False)
     latest_campaign_at = models.DateTimeField(null=True, blank=True, editable=False)
     owner = models.ForeignKey(

@@ -15,7 +15,6 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from leads.campaigns import lead_campaign_times_refresh
 from leads.models import (
     BuyerStage,
     Campaign,
@@ -518,10 +517,14 @@ def lead_update(*, lead: Lead, data: LeadInput, now: datetime | None = None) -> 
         _company_facts_save(lead.company, _company_facts(data))
     _rematch(lead, active_scoring_model(lead.organization))
     lead.updated_at = now or timezone.now()
+    # A campaign set by hand touches the lead as it is set (a first one only fills an empty
+    # first: the lead has no campaign event, so it counts from its creation). Later touches
+    # compare with that (leads.campaigns.campaign_touches_after).
+    if lead.first_campaign_id != campaigns[0]:
+        lead.first_campaign_at = None
+    if lead.latest_campaign_id != campaigns[1]:
+        lead.latest_campaign_at = lead.updated_at
     lead.save()
-    if (lead.first_campaign_id, lead.latest_campaign_id) != campaigns:  # when did the new one touch it?
-        lead_campaign_times_refresh(Lead.objects.filter(pk=lead.pk))
-        lead.refresh_from_db(fields=["first_campaign_at", "latest_campaign_at"])
     lead_score_save(lead, created=False)
     return lead
 

@@ -25,9 +25,12 @@ class PersonaAdmin(admin.ModelAdmin):
     inlines = [PersonaMessageInline]
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        # Archived in the app instead: leads, campaigns and content keep naming it, and the
-        # lead's persona is not a database constraint (leads.models.Lead.company).
-        return False
+        # Archived in the app instead, never deleted on its own: leads, campaigns and content
+        # keep naming it, and the lead's persona is not a database constraint
+        # (leads.models.Lead.company). Deleting its organisation, whose cascade the admin checks
+        # against this, still takes it.
+        match = getattr(request, "resolver_match", None)
+        return match is not None and not (match.url_name or "").startswith("personas_persona_")
 
 
 class ViewOnly:

@@ -477,21 +477,46 @@ def test_a_later_touch_by_the_latest_campaign_moves_when_it_touched_the_lead(pos
     assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
 
 
-def test_a_campaign_set_on_a_lead_counts_from_its_events_of_that_campaign(post, org):
+def test_a_campaign_set_on_a_lead_by_hand_touches_it_when_it_is_set(post, org):
     ads, fair, webinar = campaign(org, "Search ads"), campaign(org, "Fair"), campaign(org, "Webinar")
+    post([event(1, occurred_at=days_ago(3), properties=utm(ads))])
+    post([event(2, occurred_at=days_ago(1), properties=utm(fair))])
+    lead = Lead.objects.get()
+    lead_update(lead=lead, data=LeadInput(campaign=ads))  # by hand, now
+    post([event(3, occurred_at=days_ago(0.5), properties=utm(webinar))])  # before that, delivered late
+    lead.refresh_from_db()
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, ads)
+    post([event(4, properties=utm(webinar))])  # after it
+    lead.refresh_from_db()
+    assert lead.latest_campaign == webinar
+
+
+def test_a_batch_with_the_held_campaigns_own_touches_compares_with_them(post, org):
+    """The campaign a lead holds counts from its events, those of the same batch included: the
+    lead came in with the trade show (set by hand, counting from its creation until it has an
+    event), whose first event arrives together with an earlier ad click."""
+    trade_show, ads = campaign(org, "Trade show"), campaign(org, "Search ads")
+    created = timezone.now() - timedelta(days=5)
+    lead_create(org=org, data=LeadInput(email="ann@buyer.test", campaign=trade_show), rule="test", now=created)
     post(
         [
-            event(1, occurred_at=days_ago(3), properties=utm(ads)),
-            event(2, occurred_at=days_ago(1), properties=utm(fair)),
+            event(1, occurred_at=days_ago(4), properties=utm(ads)),
+            event(2, occurred_at=days_ago(3), properties=utm(trade_show)),
         ]
     )
     lead = Lead.objects.get()
-    lead_update(lead=lead, data=LeadInput(campaign=ads))  # by hand: the search ads, last seen 3 days ago
-    lead.refresh_from_db()
-    assert lead.latest_campaign == ads
-    post([event(3, occurred_at=days_ago(2), properties=utm(webinar))])  # later than the search ads' touch
-    lead.refresh_from_db()
-    assert lead.latest_campaign == webinar
+    # The ad click (4 days ago) is earlier than the trade show's first event (3 days ago).
+    assert (lead.first_campaign, lead.latest_campaign) == (ads, trade_show)
+    assert lead.first_campaign_at < lead.latest_campaign_at
+
+
+def test_of_two_touches_at_once_the_held_campaign_stays_first(post, org):
+    other, held = campaign(org, "Fair"), campaign(org, "Webinar")  # the other's id is the lower
+    post([event(1, occurred_at=days_ago(2), properties=utm(held))])
+    at = days_ago(5)
+    post([event(2, occurred_at=at, properties=utm(other)), event(3, occurred_at=at, properties=utm(held))])
+    lead = Lead.objects.get()
+    assert lead.first_campaign == held
 
 
 def test_campaign_touches_cost_the_same_statements_whatever_the_batch_size(org):

@@ -77,3 +77,15 @@ def test_a_persona_is_archived_not_deleted_so_the_admin_cannot_delete_one(client
     response = client.post(changelist, {"action": "delete_selected", "_selected_action": [persona.pk], "post": "yes"})
     assert response.status_code in (200, 302)
     assert Persona.objects.filter(pk=persona.pk).exists()
+
+
+def test_deleting_an_organisation_in_the_admin_takes_its_personas(client, org):
+    from smarketing.accounts.models import Organization
+    from tests.factories import PersonaFactory
+
+    persona = PersonaFactory(organization=org)
+    client = operator_login(client)
+    response = client.post(reverse("admin:accounts_organization_delete", args=[org.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Organization.objects.filter(pk=org.pk).exists()
+    assert not Persona.objects.filter(pk=persona.pk).exists()
