@@ -36,21 +36,23 @@ def update_from_values(
     where: str = "",
     params: Sequence[object] = (),
     pg_types: Sequence[str] | None = None,
-) -> int:
+    returning: str = "",
+) -> int | list[tuple]:
     """``UPDATE table SET <assignments> FROM v WHERE table.<join> = v.<first column>``, one statement.
 
     ``columns`` names the values of each row (the first is matched to the table's ``join``
     column, its id unless told otherwise), ``assignments`` is the
     SET clause referring to them as ``v.<column>``; ``params`` fill placeholders in
     ``assignments`` and ``where`` (an extra condition), which come after the rows. Returns
-    the number of rows updated.
+    the number of rows updated, or, with ``returning`` (a RETURNING clause's columns), the rows
+    it returned: what changed, read by the statement that changed it.
 
     ``pg_types`` (each column's PostgreSQL type): on PostgreSQL the rows go as one array a
     column (``unnest``) rather than a ``VALUES`` list of a parameter a value, which for
     thousands of rows takes longer to parse and plan than to run.
     """
     if not rows:
-        return 0
+        return [] if returning else 0
     q = connection.ops.quote_name
     if pg_types and connection.vendor == "postgresql":
         arrays = ", ".join(f"%s::{t}[]" for t in pg_types)
@@ -71,9 +73,11 @@ def update_from_values(
         f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{q(join)} = v.{q(columns[0])}"
         + (f" AND {where}" if where else "")
     )
+    if returning:
+        sql += f" RETURNING {returning}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, *params])
-        return cursor.rowcount
+        return cursor.fetchall() if returning else cursor.rowcount
 
 
 _PG_NUMBERS = frozenset({"bigint", "integer", "smallint", "float8", "double precision"})

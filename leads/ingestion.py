@@ -367,15 +367,6 @@ def _visitors_for(
     }
     touches: dict[int, list[tuple[datetime, int]]] = {}
     if identified:
-        # The anonymous events about to become the leads', by event_anonymous_idx: a visitor's few.
-        # Those with a campaign are picked here, not in SQL: asked for `campaign_id IS NOT NULL`,
-        # PostgreSQL walked the campaign index through every campaign event (25 ms a batch at
-        # 22,000 of them, growing).
-        for anonymous_id, campaign_id, occurred_at in ActivityEvent.objects.filter(
-            organization=org, lead=None, anonymous_id__in=list(identified)
-        ).values_list("anonymous_id", "campaign_id", "occurred_at"):
-            if campaign_id is not None:
-                touches.setdefault(identified[anonymous_id], []).append((occurred_at, campaign_id))
         at = connection.ops.adapt_datetimefield_value(now)
         rows = sorted(identified.items())
         update_from_values(
@@ -387,7 +378,12 @@ def _visitors_for(
             where="leads_visitor.organization_id = %s",
             params=(at, org.pk),
         )
-        update_from_values(
+        # The visitors' anonymous events (event_anonymous_idx: a visitor's few) become the leads';
+        # the campaign touches are those of the rows this statement moved, not of a read before
+        # it, which missed any a concurrent request stored in between. Those with a campaign are
+        # picked here, not in SQL: asked for `campaign_id IS NOT NULL`, PostgreSQL walked the
+        # campaign index through every campaign event (25 ms a batch at 22,000 of them, growing).
+        moved = update_from_values(
             table="leads_activityevent",
             columns=("anonymous_id", "lead"),
             rows=rows,
@@ -395,7 +391,14 @@ def _visitors_for(
             assignments="lead_id = v.lead",
             where="leads_activityevent.organization_id = %s AND leads_activityevent.lead_id IS NULL",
             params=(org.pk,),
+            returning="leads_activityevent.lead_id, leads_activityevent.campaign_id, leads_activityevent.occurred_at",
         )
+        parse = connection.ops.convert_datetimefield_value if connection.vendor == "sqlite" else None
+        for lead_id, campaign_id, occurred_at in moved:
+            if campaign_id is not None:
+                if parse is not None:  # SQLite returns the stored text
+                    occurred_at = parse(occurred_at, None, connection)
+                touches.setdefault(lead_id, []).append((occurred_at, campaign_id))
         known.update(identified)
     return {i: known.get(i) for i in ids}, touches
 
