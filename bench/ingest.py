@@ -71,13 +71,15 @@ from bench.common import (
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a live process has used, from /proc (0 if it is gone)."""
+def _cpu_s(pid: int, *, reaped_children: bool = False) -> float:
+    """CPU seconds (user + system) a live process has used, from /proc (0 if it is gone); with
+    ``reaped_children``, those of its children that have ended too."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    # utime, stime, then cutime, cstime
+    return sum(int(f) for f in fields[11 : 15 if reaped_children else 13]) / CLOCK_TICKS
 
 
 def _descendants(root: int) -> list[int]:
@@ -94,15 +96,6 @@ def _descendants(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
-
-
-def _cpu_with_reaped_children_s(pid: int) -> float:
-    """CPU seconds of a live process and of its children that have ended (reaped), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS  # utime, stime, cutime, cstime
 
 
 def _cpu_by_role(processes: dict[str, int]) -> dict[str, dict[int, float]]:
@@ -122,7 +115,7 @@ def _cpu_by_role(processes: dict[str, int]) -> dict[str, dict[int, float]]:
     postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
     roles = {role: {pid: _cpu_s(pid) for pid in _descendants(root)} for role, root in processes.items()}
     roles["postgres"] = {pid: _cpu_s(pid) for pid in _descendants(postmaster) if pid != postmaster}
-    roles["postgres"][0] = _cpu_with_reaped_children_s(postmaster)
+    roles["postgres"][0] = _cpu_s(postmaster, reaped_children=True)
     roles["load generator"] = {0: sum(os.times()[:2])}
     return roles
 
